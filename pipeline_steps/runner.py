@@ -1,0 +1,96 @@
+"""The thin bridge between a Snakemake rule and a step's ``main(ctx)``.
+
+Every rule runs ``workflow/scripts/step.py``, which calls ``run_step(snakemake)``. The rule's
+``params.step`` names the entry point (``"module:function"`` inside ``pipeline_steps``); the function
+receives a ``StepContext`` of plain dicts, so steps never touch Snakemake objects and can be called
+from tests or a notebook the same way. Output (logging, tqdm progress, tracebacks) goes to the
+rule's log file; the one-line reason of a failure is also printed to the console.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("xlt")
+
+
+@dataclass
+class StepContext:
+    """What a step gets from its rule: named inputs/outputs (paths), params, wildcards, threads."""
+
+    input: dict[str, Any]
+    output: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+    wildcards: dict[str, str] = field(default_factory=dict)
+    threads: int = 1
+    log: str | None = None
+
+
+def _named(namedlist: Any) -> dict[str, Any]:
+    items = dict(namedlist.items())
+    if not items and len(namedlist):
+        items = {str(i): v for i, v in enumerate(namedlist)}
+    return {k: (list(v) if not isinstance(v, str) and hasattr(v, "__iter__") else v) for k, v in items.items()}
+
+
+def context_from_snakemake(smk: Any) -> StepContext:
+    params = {k: v for k, v in dict(smk.params.items()).items() if k != "step"}
+    return StepContext(
+        input=_named(smk.input),
+        output=_named(smk.output),
+        params=params,
+        wildcards=dict(smk.wildcards.items()),
+        threads=int(smk.threads),
+        log=str(smk.log[0]) if len(smk.log) else None,
+    )
+
+
+def resolve(step: str):
+    module, _, func = step.partition(":")
+    return getattr(importlib.import_module(f"pipeline_steps.{module}"), func or "main")
+
+
+def configure_logging(stream) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def run(step: str, ctx: StepContext) -> None:
+    """Run ``step`` with ``ctx``, logging to ``ctx.log`` (or stderr)."""
+    func = resolve(step)
+    console = sys.__stderr__
+    with contextlib.ExitStack() as stack:
+        if ctx.log:
+            Path(ctx.log).parent.mkdir(parents=True, exist_ok=True)
+            stream = stack.enter_context(open(ctx.log, "a", encoding="utf-8", buffering=1))
+            stack.enter_context(contextlib.redirect_stderr(stream))
+            stack.enter_context(contextlib.redirect_stdout(stream))
+        else:
+            stream = sys.stderr
+        configure_logging(stream)
+        log.info("step %s: wildcards=%s threads=%d", step, ctx.wildcards, ctx.threads)
+        start = time.perf_counter()
+        try:
+            func(ctx)
+        except Exception as exc:
+            log.exception("step %s failed", step)
+            print(f"xlt: {step} failed: {exc}", file=console)
+            raise
+        log.info("step %s done in %.1f s", step, time.perf_counter() - start)
+
+
+def run_step(smk: Any) -> None:
+    """Entry point used by ``workflow/scripts/step.py``."""
+    run(smk.params.step, context_from_snakemake(smk))

@@ -1,0 +1,262 @@
+"""Every artifact's schema, in one place (documented in docs/artifacts.md).
+
+Each artifact is a Parquet file whose columns are given here as a pyarrow schema. ``validate``
+checks a DataFrame against one of them -- missing columns, nulls where none are allowed, list
+lengths that must agree -- and raises ``ArtifactError`` naming the file, row and field.
+
+Ids carry lineage: a sentence id is ``{split}-{lang}-{index:06d}`` (stable across stages); a pair
+id is ``{corpus}-{src_lang}-{tgt_lang}-{index:06d}`` and keeps ``src_id`` (and ``tgt_id`` when the
+target side was ingested too), so any row of any stage traces back to the input line it came from
+(``source`` + ``line`` on the sentence row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pyarrow as pa
+
+from pipeline_steps.errors import ArtifactError
+
+STR_LIST = pa.list_(pa.string())
+LINK = pa.struct([("s", pa.int32()), ("t", pa.int32())])
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A named artifact schema: columns, which may be null, and row-level invariants."""
+
+    name: str
+    schema: pa.Schema
+    nullable: frozenset[str] = frozenset()
+    same_length: tuple[tuple[str, str], ...] = ()
+    unique: tuple[str, ...] = ()
+    checks: tuple[Callable[[pd.DataFrame], pd.Series], ...] = field(default=())
+    description: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        return self.schema.names
+
+
+SENTENCES = Artifact(
+    "sentences",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("split", pa.string()),
+            ("doc_id", pa.string()),
+            ("tokens", STR_LIST),
+            ("tags", STR_LIST),
+            ("source", pa.string()),
+            ("line", pa.int64()),
+        ]
+    ),
+    nullable=frozenset({"tags", "doc_id"}),
+    same_length=(("tokens", "tags"),),
+    unique=("id",),
+    description="One tokenised sentence; tags (IOB2 or BIOES) are null for unlabelled text.",
+)
+
+SPANS = Artifact(
+    "spans",
+    pa.schema(
+        [
+            ("sentence_id", pa.string()),
+            ("start", pa.int32()),
+            ("end", pa.int32()),
+            ("label", pa.string()),
+            ("text", pa.string()),
+            ("origin", pa.string()),
+        ]
+    ),
+    description="Entity spans over word indices [start, end) from gold tags or spaCy NER.",
+)
+
+PAIRS = Artifact(
+    "pairs",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("src_id", pa.string()),
+            ("tgt_id", pa.string()),
+            ("src_lang", pa.string()),
+            ("tgt_lang", pa.string()),
+            ("src_tokens", STR_LIST),
+            ("tgt_tokens", STR_LIST),
+            ("provider", pa.string()),
+        ]
+    ),
+    nullable=frozenset({"tgt_id"}),
+    unique=("id",),
+    description="A source sentence and its translation (or its parallel counterpart).",
+)
+
+TRANSLATION_CACHE = Artifact(
+    "translation_cache",
+    pa.schema(
+        [
+            ("key", pa.string()),
+            ("src_lang", pa.string()),
+            ("tgt_lang", pa.string()),
+            ("provider", pa.string()),
+            ("source_text", pa.string()),
+            ("translation", pa.string()),
+        ]
+    ),
+    description="Translations keyed by sha256(text) + src + tgt + provider, so nothing is translated twice.",
+)
+
+ALIGNMENTS = Artifact(
+    "alignments",
+    pa.schema(
+        [
+            ("pair_id", pa.string()),
+            ("links", pa.list_(LINK)),
+            ("backend", pa.string()),
+            ("symmetrization", pa.string()),
+        ]
+    ),
+    unique=("pair_id",),
+    description="Word alignment links (0-based source index s, target index t) of one sentence pair.",
+)
+
+PROJECTED = Artifact(
+    "projected",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("src_id", pa.string()),
+            ("lang", pa.string()),
+            ("tokens", STR_LIST),
+            ("tags", STR_LIST),
+            ("n_src_spans", pa.int32()),
+            ("n_projected", pa.int32()),
+            ("mapping", pa.string()),
+        ]
+    ),
+    same_length=(("tokens", "tags"),),
+    unique=("id",),
+    description="A target sentence with labels projected from its source sentence.",
+)
+
+PROJECTION_SCORES = Artifact(
+    "projection_scores",
+    pa.schema(
+        [
+            ("lang", pa.string()),
+            ("label", pa.string()),
+            ("precision", pa.float64()),
+            ("recall", pa.float64()),
+            ("f1", pa.float64()),
+            ("support", pa.int64()),
+            ("backend", pa.string()),
+            ("mapping", pa.string()),
+        ]
+    ),
+    description="Projected vs gold target spans: P/R/F1 per language and entity type ('ALL' = micro).",
+)
+
+PREDICTIONS = Artifact(
+    "predictions",
+    pa.schema(
+        [
+            ("sentence_id", pa.string()),
+            ("lang", pa.string()),
+            ("tokens", STR_LIST),
+            ("gold", STR_LIST),
+            ("pred", STR_LIST),
+            ("method", pa.string()),
+            ("seed", pa.int64()),
+        ]
+    ),
+    same_length=(("tokens", "gold"), ("tokens", "pred")),
+    description="Model predictions next to the gold tags of one test sentence.",
+)
+
+METRICS = Artifact(
+    "metrics",
+    pa.schema(
+        [
+            ("method", pa.string()),
+            ("seed", pa.int64()),
+            ("lang", pa.string()),
+            ("metric", pa.string()),
+            ("value", pa.float64()),
+            ("support", pa.int64()),
+        ]
+    ),
+    description="One number per (method, seed, language, metric); lang 'avg' averages the targets.",
+)
+
+TRAIN_LOG = Artifact(
+    "train_log",
+    pa.schema(
+        [
+            ("step", pa.int64()),
+            ("epoch", pa.int64()),
+            ("loss", pa.float64()),
+            ("lr", pa.float64()),
+            ("dev_f1", pa.float64()),
+            ("resumed", pa.bool_()),
+        ]
+    ),
+    nullable=frozenset({"dev_f1"}),
+    description="Training progress, one row per logged step (dev_f1 where evaluated).",
+)
+
+ARTIFACTS: dict[str, Artifact] = {
+    a.name: a
+    for a in (
+        SENTENCES,
+        SPANS,
+        PAIRS,
+        TRANSLATION_CACHE,
+        ALIGNMENTS,
+        PROJECTED,
+        PROJECTION_SCORES,
+        PREDICTIONS,
+        METRICS,
+        TRAIN_LOG,
+    )
+}
+
+
+def _first_bad(mask: pd.Series) -> int | None:
+    bad = mask.to_numpy().nonzero()[0]
+    return int(bad[0]) if len(bad) else None
+
+
+def _lengths(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: -1 if v is None else len(v))
+
+
+def validate(df: pd.DataFrame, artifact: Artifact, path: str = "<memory>") -> pd.DataFrame:
+    """Check ``df`` against ``artifact``; return it with columns in schema order.
+
+    Raises ``ArtifactError`` naming ``path``, the first offending row and the field.
+    """
+    missing = [c for c in artifact.columns if c not in df.columns]
+    if missing:
+        raise ArtifactError(path, None, missing[0], f"missing column (artifact '{artifact.name}')")
+    for col in artifact.columns:
+        if col in artifact.nullable:
+            continue
+        row = _first_bad(df[col].isna())
+        if row is not None:
+            raise ArtifactError(path, row, col, "null value where the schema allows none")
+    for a, b in artifact.same_length:
+        both = df[a].notna() & df[b].notna()
+        row = _first_bad(both & (_lengths(df[a]) != _lengths(df[b])))
+        if row is not None:
+            raise ArtifactError(
+                path, row, b, f"length {len(df[b].iloc[row])} differs from '{a}' ({len(df[a].iloc[row])})"
+            )
+    for col in artifact.unique:
+        row = _first_bad(df[col].duplicated())
+        if row is not None:
+            raise ArtifactError(path, row, col, f"duplicate value {df[col].iloc[row]!r}")
+    return df[artifact.columns]
