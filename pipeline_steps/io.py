@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -62,9 +63,16 @@ def read_artifact(path: str | os.PathLike, artifact: Artifact) -> pd.DataFrame:
 
 
 def _to_list(value: Any) -> Any:
+    """Arrow list cells arrive as numpy arrays (of arrays, scalars or dicts): make plain Python."""
     if value is None:
         return None
-    return [_to_list(v) if hasattr(v, "tolist") and not isinstance(v, dict) else v for v in value]
+    if isinstance(value, np.ndarray | list):
+        return [_to_list(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _to_list(v) for k, v in value.items()}
+    return value
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:

@@ -61,6 +61,26 @@ SENTENCES = Artifact(
     description="One tokenised sentence; tags (IOB2 or BIOES) are null for unlabelled text.",
 )
 
+QA_EXAMPLES = Artifact(
+    "qa_examples",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("split", pa.string()),
+            ("title", pa.string()),
+            ("context", pa.string()),
+            ("question", pa.string()),
+            ("answer_texts", STR_LIST),
+            ("answer_starts", pa.list_(pa.int64())),
+            ("source", pa.string()),
+        ]
+    ),
+    same_length=(("answer_texts", "answer_starts"),),
+    unique=("id",),
+    description="One extractive-QA question (SQuAD/XQuAD); answer_starts are character offsets in context.",
+)
+
 SPANS = Artifact(
     "spans",
     pa.schema(
@@ -212,6 +232,7 @@ ARTIFACTS: dict[str, Artifact] = {
     a.name: a
     for a in (
         SENTENCES,
+        QA_EXAMPLES,
         SPANS,
         PAIRS,
         TRANSLATION_CACHE,
@@ -260,3 +281,45 @@ def validate(df: pd.DataFrame, artifact: Artifact, path: str = "<memory>") -> pd
         if row is not None:
             raise ArtifactError(path, row, col, f"duplicate value {df[col].iloc[row]!r}")
     return df[artifact.columns]
+
+
+WHERE = {
+    "sentences": "ingest/{name}.parquet",
+    "qa_examples": "ingest/{name}.parquet (format squad)",
+    "spans": "spans/{name}.parquet",
+    "pairs": "pairs/{corpus}.{lang}.parquet",
+    "translation_cache": "{translate.cache_dir}/part-*.parquet",
+    "alignments": "align/{corpus}.{lang}.parquet",
+    "projected": "project/{corpus}.{lang}.parquet",
+    "projection_scores": "projection/scores.parquet (+ summary.json)",
+    "predictions": "predict/{method}/{seed}/{lang}.parquet",
+    "metrics": "eval/{method}/{seed}.parquet",
+    "train_log": "finetune/{method}/{seed}/train_log.parquet",
+}
+
+
+def render_markdown() -> str:
+    """docs/artifacts.md, generated from the schemas above (a test keeps the two in sync)."""
+    out = [
+        "# Artifacts",
+        "",
+        "Generated from `pipeline_steps/schemas.py` by `python -m pipeline_steps.schemas > docs/artifacts.md`.",
+        "Paths are under `results/{experiment}/`. Every artifact is Parquet: open it with",
+        "`pandas.read_parquet(path)` or `duckdb.sql(\"SELECT * FROM 'path'\")`.",
+        "",
+    ]
+    for a in ARTIFACTS.values():
+        out += [f"## {a.name}", "", a.description, "", f"Path: `{WHERE[a.name]}`", ""]
+        out += ["| column | type | null |", "|---|---|---|"]
+        for f in a.schema:
+            out.append(f"| {f.name} | `{f.type}` | {'yes' if f.name in a.nullable else 'no'} |")
+        notes = [f"`{x}` and `{y}` have equal lengths" for x, y in a.same_length]
+        notes += [f"`{c}` is unique" for c in a.unique]
+        if notes:
+            out += ["", "Invariants: " + "; ".join(notes) + "."]
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")

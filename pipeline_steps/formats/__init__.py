@@ -1,0 +1,87 @@
+"""Input format readers: raw data files -> ``sentences`` (or ``qa_examples``) DataFrames.
+
+``read(path, format, lang, split, scheme, **opts)`` dispatches on ``READERS``. Every labelled reader
+validates the file's tags in its input scheme and converts them to ``scheme`` (``bio`` or
+``bioes``). Malformed input raises one ``InputFormatError`` naming the file and 1-based line.
+
+| format | layout | options |
+|---|---|---|
+| conll2003 | ``token POS chunk NER``, IOB1, -DOCSTART- | input_scheme (iob1), encoding |
+| conll2002 | ``token POS NER``, IOB2, -DOCSTART- (Dutch) | input_scheme (bio), encoding |
+| tsv | ``token<TAB>tag`` or ``token`` | input_scheme (bio), encoding, sep (tab/space) |
+| wikiann | ``[lang:]token<TAB>tag`` or ``[lang:]token`` | input_scheme (bio), encoding, strip_prefix |
+| lines | one sentence a line, unlabelled | tokenize (moses/whitespace), encoding, moses_lang |
+| squad | SQuAD v1.1 / XQuAD JSON -> ``qa_examples`` | encoding |
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from pipeline_steps.errors import ConfigError, InputFormatError
+from pipeline_steps.formats._common import INPUT_SCHEMES, check_scheme
+from pipeline_steps.formats.conll import read_conll2002, read_conll2003, read_tsv, read_wikiann
+from pipeline_steps.formats.lines import read_lines
+from pipeline_steps.formats.squad import read_squad
+from pipeline_steps.schemas import QA_EXAMPLES, SENTENCES, Artifact
+
+log = logging.getLogger(__name__)
+
+Reader = Callable[..., pd.DataFrame]
+
+READERS: dict[str, Reader] = {
+    "conll2003": read_conll2003,
+    "conll2002": read_conll2002,
+    "tsv": read_tsv,
+    "wikiann": read_wikiann,
+    "lines": read_lines,
+    "squad": read_squad,
+}
+
+
+def options(format: str) -> tuple[str, ...]:
+    """The keyword options reader ``format`` accepts."""
+    sig = inspect.signature(READERS[format])
+    return tuple(n for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+ALL_OPTIONS = frozenset(o for f in READERS for o in options(f))
+
+
+def artifact_for(format: str) -> Artifact:
+    """The artifact a format produces: ``qa_examples`` for squad, ``sentences`` for the rest."""
+    return QA_EXAMPLES if format == "squad" else SENTENCES
+
+
+def read(path: str, format: str, lang: str, split: str, scheme: str = "bio", **opts: Any) -> pd.DataFrame:
+    """Read ``path`` in ``format`` as ``lang``/``split`` with tags in ``scheme``.
+
+    Options set to None take the reader's default. Options of other readers are ignored (one
+    dataset config can carry e.g. ``tokenize`` for every format); names no reader knows are a
+    ConfigError.
+    """
+    if format not in READERS:
+        raise InputFormatError(path, None, f"unknown format {format!r}; expected one of {', '.join(READERS)}")
+    check_scheme(scheme)
+    for name, value in (("lang", lang), ("split", split)):
+        if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+            raise ConfigError(f"{path}: {name} must be a non-empty string without spaces, got {value!r}")
+    unknown = sorted(set(opts) - ALL_OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown reader option(s) {unknown}; known: {sorted(ALL_OPTIONS)}")
+    if opts.get("input_scheme") is not None:
+        check_scheme(opts["input_scheme"], INPUT_SCHEMES, "input scheme")
+    accepted = options(format)
+    kwargs = {k: v for k, v in opts.items() if v is not None and k in accepted}
+    ignored = sorted(k for k, v in opts.items() if v is not None and k not in accepted)
+    if ignored:
+        log.debug("format %s ignores option(s) %s", format, ignored)
+    return READERS[format](str(path), lang, split, scheme, **kwargs)
+
+
+__all__ = ["READERS", "ALL_OPTIONS", "artifact_for", "options", "read"]

@@ -1,0 +1,209 @@
+"""Shared machinery of the readers: decoding with line numbers, column files, tag checks, the table.
+
+Every reader turns a raw file into rows of the ``sentences`` schema (``schemas.SENTENCES``). Errors
+are ``InputFormatError(path, line, message)`` with the 1-based line a user must fix.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline_steps.errors import ConfigError, InputFormatError
+from pipeline_steps.schemas import SENTENCES
+from pipeline_steps.tags import SCHEMES, TagError, convert
+
+INPUT_SCHEMES = ("iob1", "bio", "bioes")
+DOCSTART = "-DOCSTART-"
+_SPACES = re.compile(r"[ \t]+")
+
+
+@dataclass
+class RawSentence:
+    """A sentence as read: tokens, tags (None when unlabelled), the 1-based line of every token."""
+
+    tokens: list[str]
+    tags: list[str] | None
+    lines: list[int]
+    doc: int | None = None
+
+
+def check_scheme(scheme: str, allowed: Sequence[str] = SCHEMES, what: str = "scheme") -> str:
+    if scheme not in allowed:
+        raise ConfigError(f"unknown {what} {scheme!r}; expected one of {', '.join(allowed)}")
+    return scheme
+
+
+def read_text(path: str, encoding: str | None = None) -> str:
+    """The decoded text of ``path``; a byte sequence invalid in ``encoding`` -> error naming its line.
+
+    ``encoding`` defaults to UTF-8 (a leading byte-order mark is dropped). Line numbers of decoding
+    errors count ``\\n`` bytes, which is exact for UTF-8 and single-byte encodings such as latin-1.
+    """
+    encoding = encoding or "utf-8"
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise ConfigError(f"unknown encoding {encoding!r} for {path}") from None
+    p = Path(path)
+    if not p.is_file():
+        raise InputFormatError(path, None, "file not found" if not p.exists() else "not a regular file")
+    data = p.read_bytes()
+    if codec == "utf-8":
+        codec = "utf-8-sig"
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.end]
+        raise InputFormatError(
+            path, line, f"not valid {encoding}: byte(s) {bad!r} ({exc.reason}); set the dataset's 'encoding'"
+        ) from None
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines without their endings (``\\n`` or ``\\r\\n``); no final empty line after a trailing newline.
+
+    Only ``\\n`` ends a line (``str.splitlines`` would also split on characters such as U+2028 that can
+    occur inside tokens and would shift every line number after them).
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
+def split_spaces(line: str) -> list[str]:
+    """Fields of a space-separated line (runs of ASCII spaces/tabs; other Unicode spaces stay in tokens)."""
+    return _SPACES.split(line.strip(" \t"))
+
+
+def split_tabs(line: str) -> list[str]:
+    """Fields of a tab-separated line, ASCII spaces around each field removed."""
+    return [f.strip(" ") for f in line.split("\t")]
+
+
+def parse_columns(
+    path: str,
+    lines: Sequence[str],
+    split: Callable[[str], list[str]],
+    n_columns: int | tuple[int, ...],
+    tag_column: int | None,
+    layout: str,
+    token_filter: Callable[[str, int], str] | None = None,
+) -> list[RawSentence]:
+    """Column files: one token a line, blank lines between sentences, ``-DOCSTART-`` lines between documents.
+
+    ``n_columns`` is the exact column count, or a tuple of allowed counts of which the first token line
+    fixes the one every other line must have. The tag is column ``tag_column`` (files whose count is 1
+    are unlabelled). A -DOCSTART- line ends the current document; the next sentence opens a new one,
+    so files with the marker before each document (the original CoNLL releases) and after each one
+    (some copies) number documents alike. ``token_filter(token, line)`` may rewrite or reject a token.
+    """
+    sentences: list[RawSentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    where: list[int] = []
+    fixed = n_columns if isinstance(n_columns, int) else None
+    allowed = (n_columns,) if isinstance(n_columns, int) else n_columns
+    has_docs = False
+    doc = 0
+    doc_used = False
+
+    def close() -> None:
+        nonlocal tokens, tags, where, doc_used
+        if tokens:
+            labelled = tag_column is not None and fixed is not None and fixed > tag_column
+            sentences.append(RawSentence(tokens, tags if labelled else None, where, doc))
+            doc_used = True
+        tokens, tags, where = [], [], []
+
+    for i, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            close()
+            continue
+        fields = split(raw)
+        if fields[0] == DOCSTART:
+            close()
+            if doc_used:
+                doc += 1
+                doc_used = False
+            has_docs = True
+            continue
+        if fixed is None:
+            if len(fields) not in allowed:
+                raise InputFormatError(
+                    path,
+                    i,
+                    f"found {len(fields)} columns; expected {' or '.join(map(str, allowed))} ({layout})",
+                )
+            fixed = len(fields)
+        elif len(fields) != fixed:
+            first = "" if isinstance(n_columns, int) else " (the file's first token line has that many)"
+            raise InputFormatError(
+                path, i, f"found {len(fields)} columns; expected {fixed}{first} ({layout})"
+            )
+        token = fields[0]
+        if token_filter is not None:
+            token = token_filter(token, i)
+        if not token:
+            raise InputFormatError(path, i, f"empty token ({layout})")
+        tokens.append(token)
+        where.append(i)
+        if tag_column is not None and fixed > tag_column:
+            tags.append(fields[tag_column])
+    close()
+    if not has_docs:
+        for s in sentences:
+            s.doc = None
+    return sentences
+
+
+def check_tags(path: str, sentences: Sequence[RawSentence], input_scheme: str, scheme: str) -> None:
+    """Validate every labelled sentence in ``input_scheme`` and convert it to ``scheme`` in place."""
+    check_scheme(input_scheme, INPUT_SCHEMES, "input scheme")
+    check_scheme(scheme)
+    for s in sentences:
+        if s.tags is None:
+            continue
+        try:
+            s.tags = convert(s.tags, input_scheme, scheme)
+        except TagError as exc:
+            idx = min(max(exc.index, 0), len(s.lines) - 1)
+            hint = ""
+            if input_scheme == "bio" and str(exc).endswith("chunk") and " does not continue " in str(exc):
+                hint = " (input_scheme 'iob1' reads a stray I- as the start of a chunk, as conlleval does)"
+            raise InputFormatError(
+                path, s.lines[idx], f"bad tag sequence for input scheme {input_scheme}: {exc}{hint}"
+            ) from None
+
+
+def sentence_ids(split: str, lang: str, n: int) -> list[str]:
+    return [f"{split}-{lang}-{i:06d}" for i in range(n)]
+
+
+def to_frame(path: str, sentences: Sequence[RawSentence], lang: str, split: str) -> pd.DataFrame:
+    """Rows of the ``sentences`` schema, ids ``{split}-{lang}-{index:06d}`` in file order."""
+    if not sentences:
+        raise InputFormatError(path, 1, "empty file: no sentences found")
+    ids = sentence_ids(split, lang, len(sentences))
+    df = pd.DataFrame(
+        {
+            "id": ids,
+            "lang": lang,
+            "split": split,
+            "doc_id": [None if s.doc is None else f"doc-{s.doc:04d}" for s in sentences],
+            "tokens": [s.tokens for s in sentences],
+            "tags": [s.tags for s in sentences],
+            "source": str(path),
+            "line": [s.lines[0] for s in sentences],
+        },
+        columns=SENTENCES.columns,
+    )
+    df["line"] = df["line"].astype("int64")
+    return df

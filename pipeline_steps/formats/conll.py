@@ -1,0 +1,144 @@
+"""Column readers: CoNLL-2003, CoNLL-2002, token<TAB>tag (tsv) and WikiANN.
+
+All four share ``_common.parse_columns``: one token a line, blank line = sentence break,
+``-DOCSTART-`` lines separate documents (``doc_id`` ``doc-0000``, ``doc-0001``, ...; null in files
+without them). Tags are validated in the file's input scheme and converted to ``scheme``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pandas as pd
+
+from pipeline_steps.errors import ConfigError, InputFormatError
+from pipeline_steps.formats._common import (
+    check_scheme,
+    check_tags,
+    parse_columns,
+    read_text,
+    split_lines,
+    split_spaces,
+    split_tabs,
+    to_frame,
+)
+
+log = logging.getLogger(__name__)
+
+
+def read_conll2003(
+    path: str,
+    lang: str,
+    split: str,
+    scheme: str = "bio",
+    *,
+    input_scheme: str = "iob1",
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """CoNLL-2003: ``token POS chunk NER`` separated by spaces, IOB1 tags (converted via IOB2)."""
+    check_scheme(scheme)
+    lines = split_lines(read_text(path, encoding))
+    sents = parse_columns(path, lines, split_spaces, 4, 3, "CoNLL-2003: token POS chunk NER")
+    check_tags(path, sents, input_scheme, scheme)
+    return to_frame(path, sents, lang, split)
+
+
+def read_conll2002(
+    path: str,
+    lang: str,
+    split: str,
+    scheme: str = "bio",
+    *,
+    input_scheme: str = "bio",
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """CoNLL-2002: ``token POS NER`` separated by spaces, IOB2 tags; Dutch files have -DOCSTART- lines.
+
+    The original release is ISO-8859-1; the copies in shared/data are UTF-8 (the default). Pass
+    ``encoding="latin-1"`` for the original files; bytes invalid in the encoding name their line.
+    """
+    check_scheme(scheme)
+    lines = split_lines(read_text(path, encoding))
+    sents = parse_columns(path, lines, split_spaces, 3, 2, "CoNLL-2002: token POS NER")
+    check_tags(path, sents, input_scheme, scheme)
+    return to_frame(path, sents, lang, split)
+
+
+_SEPARATORS = {"tab": split_tabs, "space": split_spaces}
+
+
+def read_tsv(
+    path: str,
+    lang: str,
+    split: str,
+    scheme: str = "bio",
+    *,
+    input_scheme: str = "bio",
+    encoding: str | None = None,
+    sep: str = "tab",
+) -> pd.DataFrame:
+    """``token<TAB>tag`` (e.g. the Europarl NER files), or ``token`` alone for unlabelled text.
+
+    ``input_scheme`` is the file's scheme (iob1, bio or bioes); ``sep="space"`` reads space-separated
+    columns instead. The first token line fixes the column count (1 or 2) for the whole file.
+    """
+    check_scheme(scheme)
+    if sep not in _SEPARATORS:
+        raise ConfigError(f"unknown tsv separator {sep!r}; expected one of {', '.join(_SEPARATORS)}")
+    lines = split_lines(read_text(path, encoding))
+    sents = parse_columns(
+        path, lines, _SEPARATORS[sep], (2, 1), 1, f"token{'<TAB>' if sep == 'tab' else ' '}tag"
+    )
+    check_tags(path, sents, input_scheme, scheme)
+    return to_frame(path, sents, lang, split)
+
+
+_PREFIX = re.compile(r"^([a-z]{2,3}):(?=.)")
+
+
+def read_wikiann(
+    path: str,
+    lang: str,
+    split: str,
+    scheme: str = "bio",
+    *,
+    input_scheme: str = "bio",
+    encoding: str | None = None,
+    strip_prefix: bool | None = None,
+) -> pd.DataFrame:
+    """WikiANN / PAN-X: ``lang:token<TAB>tag`` (Rahimi splits), ``token<TAB>tag`` or ``token`` (XTREME test).
+
+    ``strip_prefix=None`` detects the ``xx:`` language prefix on the first token line; when present
+    every token line must carry the same prefix (else an error names the line). Label-less files give
+    ``tags`` null.
+    """
+    check_scheme(scheme)
+    lines = split_lines(read_text(path, encoding))
+    prefix: str | None = None
+    if strip_prefix is None or strip_prefix:
+        first = next((ln for ln in lines if ln.strip() and not ln.startswith("-DOCSTART-")), "")
+        m = _PREFIX.match(split_tabs(first)[0])
+        if m:
+            prefix = m.group(1) + ":"
+        elif strip_prefix:
+            raise InputFormatError(path, lines.index(first) + 1 if first else 1, "no 'xx:' language prefix")
+    if prefix and prefix[:-1] != lang:
+        log.warning("%s: token prefix %r differs from the dataset language %r", path, prefix, lang)
+
+    def unprefix(token: str, line: int) -> str:
+        if not token.startswith(prefix):  # type: ignore[arg-type]
+            raise InputFormatError(path, line, f"token {token!r} lacks the language prefix {prefix!r}")
+        return token[len(prefix) :]  # type: ignore[arg-type]
+
+    sents = parse_columns(
+        path,
+        lines,
+        split_tabs,
+        (2, 1),
+        1,
+        "WikiANN: [lang:]token<TAB>tag",
+        token_filter=unprefix if prefix else None,
+    )
+    check_tags(path, sents, input_scheme, scheme)
+    return to_frame(path, sents, lang, split)

@@ -1,0 +1,62 @@
+"""Step ``ingest``: one raw data file -> a ``sentences`` artifact (``qa_examples`` for SQuAD JSON)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+
+from pipeline_steps.errors import ConfigError
+from pipeline_steps.formats import artifact_for, read
+from pipeline_steps.io import write_artifact
+from pipeline_steps.tags import spans_from_tags
+
+log = logging.getLogger(__name__)
+
+STEP_PARAMS = ("format", "lang", "split", "scheme")
+
+
+def sentence_stats(df: pd.DataFrame, scheme: str) -> dict[str, Any]:
+    """Counts of a sentences table: sentences, tokens, labelled sentences, documents, entities per type."""
+    entities: Counter[str] = Counter()
+    labelled = df["tags"].notna()
+    for tags in df.loc[labelled, "tags"]:
+        entities.update(label for _, _, label in spans_from_tags(tags, scheme))
+    return {
+        "sentences": len(df),
+        "tokens": int(df["tokens"].map(len).sum()),
+        "labelled": int(labelled.sum()),
+        "documents": int(df["doc_id"].nunique()),
+        "entities": dict(sorted(entities.items())),
+    }
+
+
+def qa_stats(df: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "questions": len(df),
+        "contexts": int(df["context"].nunique()),
+        "titles": int(df["title"].nunique()),
+        "answers": int(df["answer_texts"].map(len).sum()),
+    }
+
+
+def main(ctx) -> None:
+    """ctx.input ``raw``; ctx.output ``sentences`` (``qa`` for format squad);
+    ctx.params ``format``, ``lang``, ``split``, ``scheme`` and reader options (``input_scheme``,
+    ``tokenize``, ``encoding``, ...; None = the reader's default)."""
+    params = dict(ctx.params)
+    missing = [k for k in ("format", "lang", "split") if not params.get(k)]
+    if missing:
+        raise ConfigError(f"ingest: missing param(s) {missing}")
+    fmt, lang, split = params.pop("format"), params.pop("lang"), params.pop("split")
+    scheme = params.pop("scheme", None) or "bio"
+    key = "qa" if fmt == "squad" else "sentences"
+    if key not in ctx.output:
+        raise ConfigError(f"ingest: format {fmt!r} writes output '{key}', got outputs {sorted(ctx.output)}")
+    raw = str(ctx.input["raw"])
+    df = read(raw, fmt, lang, split, scheme, **params)
+    stats = qa_stats(df) if fmt == "squad" else sentence_stats(df, scheme)
+    log.info("%s (%s, %s/%s): %s", raw, fmt, split, lang, stats)
+    write_artifact(df, ctx.output[key], artifact_for(fmt))

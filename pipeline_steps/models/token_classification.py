@@ -1,0 +1,204 @@
+"""Any Hugging Face encoder as a word-level tagger (paper 001 Sec. 2.1, Eq. 1).
+
+The tagger is ``AutoModelForTokenClassification``: the encoder's hidden state h_t goes through one
+linear layer, softmax(W h_t + b) over the tag set (Eq. 1). Words are tokenised word by word
+(``is_split_into_words``); a word's label sits on its FIRST sub-word and every other position gets
+-100 (ignored), as in XLM-R/xTune fine-tuning; prediction reads each word's first sub-word. Sequences
+are cut at ``max_length`` sub-words (128 in the papers): words beyond the cut get no label in training
+and the tag 'O' in prediction (counted and logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+IGNORE = -100
+
+
+@dataclass
+class Encoded:
+    """Sub-word encodings of tokenised sentences.
+
+    ``first[i][k]`` is the position of word k's first sub-word in ``input_ids[i]``, or -1 when the word
+    has no sub-word in the (truncated) sequence; ``labels`` are -100 except on first sub-words of
+    labelled words.
+    """
+
+    input_ids: list[list[int]]
+    labels: list[list[int]] | None
+    first: list[list[int]]
+    n_truncated: list[int] = field(default_factory=list)
+    n_empty: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def subset(self, idx: Sequence[int]) -> Encoded:
+        pick = [int(i) for i in idx]
+        return Encoded(
+            input_ids=[self.input_ids[i] for i in pick],
+            labels=None if self.labels is None else [self.labels[i] for i in pick],
+            first=[self.first[i] for i in pick],
+            n_truncated=[self.n_truncated[i] for i in pick],
+            n_empty=[self.n_empty[i] for i in pick],
+        )
+
+
+def load_tokenizer(name_or_path: str):
+    """A fast tokenizer (needed for word ids) from a hub name or a local folder."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(name_or_path)
+    if not getattr(tok, "is_fast", False):
+        raise ValueError(f"{name_or_path}: tokenizer {type(tok).__name__} is not a fast tokenizer (no word ids)")
+    return tok
+
+
+def load_model(name_or_path: str, labels: Sequence[str], seed: int | None = None):
+    """``AutoModelForTokenClassification`` over the tag set ``labels`` (ids in that order).
+
+    The classification layer (W, b of Eq. 1) is freshly initialised from ``seed`` unless the checkpoint
+    already has one with exactly these labels.
+    """
+    from transformers import AutoModelForTokenClassification
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    id2label = dict(enumerate(labels))
+    return AutoModelForTokenClassification.from_pretrained(
+        name_or_path,
+        num_labels=len(labels),
+        id2label=id2label,
+        label2id={lab: i for i, lab in id2label.items()},
+    )
+
+
+def model_labels(model) -> list[str]:
+    """The tag set of a token-classification model, in id order."""
+    id2label = model.config.id2label
+    return [id2label[i] for i in range(len(id2label))]
+
+
+def encode(
+    tokenizer,
+    sentences: Sequence[Sequence[str]],
+    tags: Sequence[Sequence[str]] | None,
+    label2id: dict[str, int] | None,
+    max_length: int,
+) -> Encoded:
+    """Tokenise word lists; label each word's first sub-word (``-100`` elsewhere, and everywhere when
+    ``tags`` is None). Raises ``KeyError`` naming a tag missing from ``label2id``."""
+    if max_length < 3:
+        raise ValueError(f"max_length must be at least 3 (got {max_length})")
+    sentences = [list(s) for s in sentences]
+    input_ids: list[list[int]] = []
+    labels: list[list[int]] | None = None if tags is None else []
+    firsts: list[list[int]] = []
+    n_trunc: list[int] = []
+    n_empty: list[int] = []
+    chunk = 1000
+    for lo in range(0, len(sentences), chunk):
+        part = sentences[lo : lo + chunk]
+        nonempty = [s if s else [""] for s in part]
+        full = tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False)
+        cut = tokenizer(nonempty, is_split_into_words=True, truncation=True, max_length=max_length)
+        for j, words in enumerate(part):
+            present = {w for w in full.word_ids(j) if w is not None and w < len(words)}
+            first = [-1] * len(words)
+            for pos, w in enumerate(cut.word_ids(j)):
+                if w is not None and w < len(words) and first[w] < 0:
+                    first[w] = pos
+            ids = list(cut["input_ids"][j])
+            input_ids.append(ids)
+            firsts.append(first)
+            kept = sum(1 for f in first if f >= 0)
+            n_empty.append(len(words) - len(present))
+            n_trunc.append(len(present) - kept)
+            if labels is not None and tags is not None and label2id is not None:
+                row = [IGNORE] * len(ids)
+                sent_tags = tags[lo + j]
+                for w, pos in enumerate(first):
+                    if pos >= 0:
+                        row[pos] = label2id[sent_tags[w]]
+                labels.append(row)
+    return Encoded(input_ids, labels, firsts, n_trunc, n_empty)
+
+
+def collate(enc: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad the rows ``idx`` of ``enc`` to their longest: input_ids, attention_mask (and labels)."""
+    rows = [enc.input_ids[i] for i in idx]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for k, r in enumerate(rows):
+        ids[k, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[k, : len(r)] = 1
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if enc.labels is not None:
+        lab = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+        for k, i in enumerate(idx):
+            lab[k, : len(enc.labels[i])] = torch.tensor(enc.labels[i], dtype=torch.long)
+        batch["labels"] = lab
+    return batch
+
+
+def sentence_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Paper 001 Eq. 3: L(x, y) = -(1/T) sum_t y_t . log p(y_t | x_t), averaged over the sentences.
+
+    T counts the labelled words of a sentence (first sub-words); sentences without any labelled word
+    are left out. Returns 0 (with a graph) when no sentence of the batch is labelled.
+    """
+    mask = labels != IGNORE
+    nll = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.size(-1)), labels.clamp(min=0).reshape(-1), reduction="none"
+    ).view(labels.shape)
+    per_token = nll * mask
+    counts = mask.sum(dim=1)
+    keep = counts > 0
+    if not bool(keep.any()):
+        return logits.sum() * 0.0
+    return (per_token.sum(dim=1)[keep] / counts[keep]).mean()
+
+
+@torch.no_grad()
+def predict_tags(
+    model,
+    enc: Encoded,
+    n_words: Sequence[int],
+    batch_size: int,
+    pad_id: int,
+    device: torch.device | str | None = None,
+    desc: str = "predict",
+) -> list[list[str]]:
+    """Word-level tags: argmax of each word's first sub-word; 'O' for words without a sub-word."""
+    labels = model_labels(model)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out: list[list[str]] = []
+    order = list(range(len(enc)))
+    try:
+        for lo in tqdm(range(0, len(order), batch_size), desc=desc, file=sys.stderr, mininterval=5):
+            idx = order[lo : lo + batch_size]
+            batch = collate(enc, idx, pad_id)
+            logits = model(
+                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+            ).logits
+            best = logits.argmax(dim=-1).cpu().tolist()
+            for k, i in enumerate(idx):
+                tags = ["O"] * n_words[i]
+                for w, pos in enumerate(enc.first[i]):
+                    if pos >= 0:
+                        tags[w] = labels[best[k][pos]]
+                out.append(tags)
+    finally:
+        model.train(was_training)
+    return out

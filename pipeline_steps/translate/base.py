@@ -1,0 +1,81 @@
+"""The translation provider interface and the registry that builds providers by name.
+
+A provider turns a batch of source sentences into target sentences, one output per input, in
+order. Providers are built from the ``options`` mapping of the ``translate`` config section
+(``make_provider(name, options)``); unknown option keys are a ``ConfigError`` so typos surface
+before any sentence is translated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from pipeline_steps.errors import ConfigError, XltError
+
+
+class TranslationError(XltError):
+    """A provider failed to translate (tool crashed, server refused, output did not map back)."""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Translates sentences; ``identity`` names the model/pair so two systems never share cache rows."""
+
+    name: str
+    cacheable: bool
+
+    def identity(self, src_lang: str, tgt_lang: str) -> str: ...
+
+    def translate(self, texts: list[str], src_lang: str, tgt_lang: str) -> list[str]: ...
+
+
+Factory = Callable[..., Provider]
+_REGISTRY: dict[str, Factory] = {}
+
+
+def register(name: str) -> Callable[[Factory], Factory]:
+    """Class/function decorator: make ``name`` buildable with ``make_provider``."""
+
+    def deco(factory: Factory) -> Factory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def available_providers() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_provider(name: str, options: Mapping[str, Any] | None = None, *, threads: int = 1) -> Provider:
+    """Build the provider registered as ``name`` from its ``options``."""
+    if name not in _REGISTRY:
+        raise ConfigError(
+            f"translate.provider: unknown provider {name!r}; choose one of {available_providers()}"
+        )
+    return _REGISTRY[name](dict(options or {}), threads=threads)
+
+
+def take_options(
+    provider: str, options: Mapping[str, Any], defaults: Mapping[str, Any], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Merge ``options`` over ``defaults``; reject unknown keys and missing ``required`` ones."""
+    unknown = sorted(set(options) - set(defaults) - set(required))
+    if unknown:
+        allowed = sorted(set(defaults) | set(required))
+        raise ConfigError(f"translate.{provider}: unknown option(s) {unknown}; allowed: {allowed}")
+    missing = [k for k in required if options.get(k) in (None, "")]
+    if missing:
+        raise ConfigError(f"translate.{provider}: missing required option(s) {missing}")
+    return {**defaults, **options}
+
+
+def check_output(provider: str, texts: list[str], out: list[Any]) -> list[str]:
+    """Check that a provider returned one string per input sentence."""
+    if len(out) != len(texts):
+        raise TranslationError(f"{provider}: got {len(out)} translations for {len(texts)} sentences")
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise TranslationError(f"{provider}: translation {i} is {type(t).__name__}, not a string")
+    return list(out)

@@ -1,0 +1,104 @@
+"""Schemas, atomic I/O, the step runner and the docs generated from the schemas."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipeline_steps import io, schemas
+from pipeline_steps.errors import ArtifactError
+from pipeline_steps.runner import StepContext, run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sentences(**overrides) -> pd.DataFrame:
+    row = {
+        "id": "train-en-000000",
+        "lang": "en",
+        "split": "train",
+        "doc_id": None,
+        "tokens": ["Juventus", "won"],
+        "tags": ["B-ORG", "O"],
+        "source": "x.tsv",
+        "line": 1,
+    }
+    row.update(overrides)
+    return pd.DataFrame([row])
+
+
+def test_roundtrip_pandas_and_duckdb(tmp_path):
+    path = tmp_path / "s.parquet"
+    df = pd.concat([sentences(), sentences(id="train-en-000001", tags=None)], ignore_index=True)
+    io.write_artifact(df, path, schemas.SENTENCES)
+    back = io.read_artifact(path, schemas.SENTENCES)
+    assert back["tokens"].tolist() == [["Juventus", "won"], ["Juventus", "won"]]
+    assert back["tags"].iloc[1] is None
+    rows = duckdb.sql(f"SELECT id, len(tokens) AS n FROM '{path}' ORDER BY id").fetchall()
+    assert rows == [("train-en-000000", 2), ("train-en-000001", 2)]
+
+
+@pytest.mark.parametrize(
+    ("df", "row", "field", "fragment"),
+    [
+        (sentences().drop(columns=["lang"]), None, "lang", "missing column"),
+        (sentences(lang=None), 0, "lang", "null value"),
+        (sentences(tags=["O"]), 0, "tags", "length 1 differs"),
+        (pd.concat([sentences(), sentences()], ignore_index=True), 1, "id", "duplicate"),
+    ],
+)
+def test_validation_names_row_and_field(tmp_path, df, row, field, fragment):
+    path = tmp_path / "bad.parquet"
+    with pytest.raises(ArtifactError) as err:
+        io.write_artifact(df, path, schemas.SENTENCES)
+    assert (err.value.row, err.value.field) == (row, field)
+    assert fragment in str(err.value) and str(path) in str(err.value)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_read_rejects_wrong_artifact_and_non_parquet(tmp_path):
+    path = tmp_path / "s.parquet"
+    io.write_artifact(sentences(), path, schemas.SENTENCES)
+    with pytest.raises(ArtifactError, match="missing column"):
+        io.read_artifact(path, schemas.PAIRS)
+    junk = tmp_path / "junk.parquet"
+    junk.write_text("not parquet")
+    with pytest.raises(ArtifactError, match="not a readable Parquet"):
+        io.read_artifact(junk, schemas.SENTENCES)
+    with pytest.raises(ArtifactError, match="file not found"):
+        io.read_artifact(tmp_path / "absent.parquet", schemas.SENTENCES)
+
+
+def test_atomic_path_keeps_old_file_when_writer_fails(tmp_path):
+    path = tmp_path / "out.json"
+    io.write_json({"v": 1}, path)
+    with pytest.raises(RuntimeError), io.atomic_path(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert path.read_text() == '{\n  "v": 1\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def _failing_step(ctx: StepContext) -> None:
+    logging.getLogger("xlt.test").info("working on %s", ctx.input["x"])
+    raise ValueError("bad row 3")
+
+
+def test_runner_logs_to_file_and_reraises(tmp_path, monkeypatch):
+    import pipeline_steps.runner as runner
+
+    monkeypatch.setattr(runner, "resolve", lambda step: _failing_step)
+    log = tmp_path / "logs" / "step.log"
+    with pytest.raises(ValueError, match="bad row 3"):
+        run("whatever:main", StepContext(input={"x": "in.parquet"}, output={}, log=str(log)))
+    text = log.read_text()
+    assert "working on in.parquet" in text and "Traceback" in text and "bad row 3" in text
+
+
+def test_artifacts_doc_is_generated_from_schemas():
+    doc = (ROOT / "docs" / "artifacts.md").read_text(encoding="utf-8")
+    assert doc == schemas.render_markdown(), "run: python -m pipeline_steps.schemas > docs/artifacts.md"

@@ -1,0 +1,51 @@
+"""The results table and plot of the report step."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline_steps import report
+from pipeline_steps.io import write_artifact, write_json
+from pipeline_steps.runner import StepContext
+from pipeline_steps.schemas import METRICS
+
+
+def metrics_rows() -> pd.DataFrame:
+    rows = []
+    for seed, (de, es) in {1: (0.50, 0.70), 2: (0.60, 0.80)}.items():
+        for lang, v in (("en", 0.9), ("de", de), ("es", es), ("avg", (de + es) / 2)):
+            rows.append(("zero_shot", seed, lang, "f1", v, 10))
+            rows.append(("zero_shot", seed, lang, "precision", 1.0, 10))
+    return pd.DataFrame(rows, columns=["method", "seed", "lang", "metric", "value", "support"])
+
+
+def test_f1_table_means_and_stds_over_seeds():
+    table = report.f1_table(metrics_rows(), ["zero_shot"], ["en", "de", "es"])
+    assert table["lang"].tolist() == ["en", "de", "es", "avg"]
+    de = table[table["lang"] == "de"].iloc[0]
+    assert de["f1_mean"] == pytest.approx(55.0)
+    assert de["f1_std"] == pytest.approx(7.0710678, rel=1e-6)  # sample std of 50 and 60
+    assert table[table["lang"] == "avg"]["f1_mean"].iloc[0] == pytest.approx(65.0)
+    assert set(table["n_seeds"]) == {2}
+
+
+def test_markdown_layout_and_projection_section():
+    table = report.f1_table(metrics_rows(), ["zero_shot"], ["en", "de", "es"])
+    summary = {"backend": "eflomal", "mapping": "span2span", "langs": {"de": {"precision": 0.9, "recall": 0.8, "f1": 0.847}}}
+    md = report.markdown(table, summary, "t")
+    assert "| method | en | de | es | avg |" in md
+    assert "| zero_shot | 90.00 ± 0.00 | 55.00 ± 7.07 | 75.00 ± 7.07 | 65.00 ± 7.07 |" in md
+    assert "| de | 90.00 | 80.00 | 84.70 |" in md
+
+
+def test_main_writes_table_csv_and_png(tmp_path):
+    m = tmp_path / "m.parquet"
+    write_artifact(metrics_rows(), m, METRICS)
+    proj = tmp_path / "summary.json"
+    write_json({"backend": "eflomal", "mapping": "span2span", "langs": {}}, proj)
+    out = {k: str(tmp_path / "report" / n) for k, n in (("table", "t.md"), ("csv", "t.csv"), ("plot", "f1.png"))}
+    params = {"experiment": "x", "source_lang": "en", "target_langs": ["de", "es"], "methods": ["zero_shot"]}
+    report.main(StepContext(input={"metrics": [str(m)], "projection": [str(proj)]}, output=out, params=params))
+    assert pd.read_csv(out["csv"])["lang"].tolist() == ["en", "de", "es", "avg"]
+    assert open(out["plot"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"

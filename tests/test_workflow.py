@@ -1,0 +1,125 @@
+"""The whole workflow on the demo corpus: dry run, end-to-end run, rerun set, bad config.
+
+The workflow is copied into a temporary folder so the run does not touch the checkout's results/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline_steps import io, schemas
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+COPY = ("Snakefile", "workflow", "config", "resources", "profiles", "envs", "requirements.lock", "pyproject.toml")
+STAGES = {
+    "ingest", "spans", "pair_parallel", "translate", "align", "project", "projection_eval",
+    "tiny_model", "finetune", "predict", "evaluate", "report",
+}  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [SNAKEMAKE, "--cores", "2", *args], cwd=workdir, capture_output=True, text=True, timeout=1500
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def planned_rules(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.M))
+    counts.pop("total", None)
+    return {rule: int(n) for rule, n in counts.items()}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("xlt")
+    for name in COPY:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, d / name)
+    return d
+
+
+@pytest.fixture(scope="module")
+def finished(workdir) -> Path:
+    """Run the embedded default once for the module."""
+    snakemake(workdir)
+    return workdir / "results" / "demo"
+
+
+def test_dry_run_plans_every_stage(workdir):
+    plan = planned_rules(snakemake(workdir, "-n"))
+    assert STAGES <= set(plan), f"missing stages: {STAGES - set(plan)}"
+    assert plan["finetune"] == 1 and plan["predict"] == 3  # one method x one seed; en, de, es tests
+
+
+def test_end_to_end_artifacts(finished):
+    r = finished
+    for path, artifact in [
+        (r / "ingest/train.parquet", schemas.SENTENCES),
+        (r / "spans/par.de.src.parquet", schemas.SPANS),
+        (r / "pairs/translated.de.parquet", schemas.PAIRS),
+        (r / "align/translated.es.parquet", schemas.ALIGNMENTS),
+        (r / "project/translated.es.parquet", schemas.PROJECTED),
+        (r / "projection/scores.parquet", schemas.PROJECTION_SCORES),
+        (r / "predict/zero_shot/13/de.parquet", schemas.PREDICTIONS),
+        (r / "eval/zero_shot/13.parquet", schemas.METRICS),
+        (r / "finetune/zero_shot/13/train_log.parquet", schemas.TRAIN_LOG),
+    ]:
+        df = io.read_artifact(path, artifact)
+        assert len(df) > 0, path
+        assert duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchone()[0] == len(df)
+    spacy_spans = pd.read_parquet(r / "spans/par.de.src.parquet")
+    assert set(spacy_spans["origin"]) == {"spacy"}
+
+
+def test_end_to_end_results(finished):
+    r = finished
+    projected = pd.read_parquet(r / "project/translated.de.parquet")
+    assert projected["n_projected"].sum() > 0.8 * projected["n_src_spans"].sum()
+    scores = pd.read_parquet(r / "projection/scores.parquet")
+    overall = scores[scores["label"] == "ALL"].set_index("lang")["f1"]
+    assert overall.min() > 0.5, overall  # projection of the demo's gold translations
+    table = pd.read_csv(r / "report/table.csv")
+    assert set(table["lang"]) == {"en", "de", "es", "avg"}
+    assert table["f1_mean"].between(0, 100).all()
+    en = table[table["lang"] == "en"]["f1_mean"].iloc[0]
+    assert en > 20, "the tiny model learned nothing on its own language"
+    assert (r / "report/f1.png").read_bytes()[:4] == b"\x89PNG"
+    assert (ROOT / "logs").exists() or (finished.parents[1] / "logs/demo/finetune/zero_shot/13.log").exists()
+
+
+def test_rerun_after_finetune_change_touches_only_downstream(finished, workdir):
+    assert planned_rules(snakemake(workdir, "-n")) == {}
+    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    cfg["finetune"]["lr"] = cfg["finetune"]["lr"] * 2
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(cfg))
+    plan = planned_rules(snakemake(workdir, "-n", "--configfile", "changed.yaml"))
+    assert set(plan) == {"finetune", "predict", "evaluate", "report"}
+
+
+def test_bad_config_is_reported_readably(workdir):
+    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    cfg["align"]["backend"] = "giza"
+    (workdir / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0
+    assert "giza" in proc.stderr and "backend" in proc.stderr
