@@ -7,7 +7,11 @@ from pipeline_steps import workflow_config as wfc
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo config, unless experiment config files are given with --configfile (which then replace it
+# rather than merge into it, so a data set of the demo never leaks into another experiment).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "config/schema.yaml")

@@ -93,7 +93,9 @@ def fast_align_bin(args) -> str | None:
 
 
 def backend_options(args, backend: str) -> dict:
-    return {"binary": fast_align_bin(args)} if backend == "fast_align" else {}
+    if backend == "fast_align":
+        return {"binary": fast_align_bin(args)}
+    return {"rel_iterations": args.rel_iterations} if backend == "eflomal" else {}
 
 
 def mean_sd(values: list[float]) -> dict[str, float]:
@@ -141,6 +143,7 @@ def cmd_project(args) -> dict:
                 "backend": backend,
                 "mapping": mapping,
                 "symmetrize": args.symmetrize,
+                **({"rel_iterations": args.rel_iterations} if backend == "eflomal" else {}),
                 "extra_pairs": n_extra,
                 "repeats": len(reps),
                 args.tgt_lang: {k: v for k, v in first.items() if k not in ("totals", "align_seconds")},
@@ -191,7 +194,20 @@ def cmd_aer(args) -> dict:
         src += list(xs["tokens"])
         tgt += list(xt["tokens"])
         n_extra = len(xs)
-    runs = []
+    # baseline: source word i -> target word round(i (m - 1) / (n - 1))
+    diagonal = [
+        {(i, round(i * (len(e) - 1) / max(1, len(d) - 1))) for i in range(len(d))}
+        for d, e in zip(de, en, strict=True)
+    ]
+    runs = [
+        {
+            "backend": "diagonal",
+            "alignment": "-",
+            "extra_pairs": 0,
+            "AER": mean_sd([align.aer(diagonal, sure, possible)]),
+        }
+    ]
+    print(f"diagonal baseline AER={runs[0]['AER']['mean']:.4f}")
     for backend in args.backend:
         repeats = args.repeats if backend == "eflomal" else 1
         per_method: dict[str, list[float]] = {m: [] for m in args.symmetrize_all}
@@ -237,6 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     common.add_argument("--extra-tgt", help="extra parallel text for the aligner (target side)")
     common.add_argument("--repeats", type=int, default=1, help="eflomal runs (it cannot be seeded)")
     common.add_argument("--threads", type=int, default=1)
+    common.add_argument(
+        "--rel-iterations",
+        type=float,
+        default=1.0,
+        help="eflomal's iteration multiplier (it scales 1/sqrt(pairs))",
+    )
 
     p = sub.add_parser("project", parents=[common], help="projection P/R/F1 on two gold files")
     p.add_argument("--src", required=True)

@@ -45,18 +45,23 @@ def qa_stats(df: pd.DataFrame) -> dict[str, Any]:
 def main(ctx) -> None:
     """ctx.input ``raw``; ctx.output ``sentences`` (``qa`` for format squad);
     ctx.params ``format``, ``lang``, ``split``, ``scheme`` and reader options (``input_scheme``,
-    ``tokenize``, ``encoding``, ...; None = the reader's default)."""
+    ``tokenize``, ``encoding``, ...; None = the reader's default); ``limit`` keeps the first N
+    records (the whole file is still read and checked)."""
     params = dict(ctx.params)
     missing = [k for k in ("format", "lang", "split") if not params.get(k)]
     if missing:
         raise ConfigError(f"ingest: missing param(s) {missing}")
     fmt, lang, split = params.pop("format"), params.pop("lang"), params.pop("split")
     scheme = params.pop("scheme", None) or "bio"
+    limit = params.pop("limit", None)
     key = "qa" if fmt == "squad" else "sentences"
     if key not in ctx.output:
         raise ConfigError(f"ingest: format {fmt!r} writes output '{key}', got outputs {sorted(ctx.output)}")
     raw = str(ctx.input["raw"])
     df = read(raw, fmt, lang, split, scheme, **params)
+    if limit is not None and len(df) > limit:
+        log.info("%s: keeping the first %d of %d records (data limit)", raw, limit, len(df))
+        df = df.head(limit)
     stats = qa_stats(df) if fmt == "squad" else sentence_stats(df, scheme)
     log.info("%s (%s, %s/%s): %s", raw, fmt, split, lang, stats)
     write_artifact(df, ctx.output[key], artifact_for(fmt))

@@ -56,7 +56,7 @@ def markdown(table: pd.DataFrame, projection: dict | None, title: str) -> str:
         lines += ["", f"## Label projection ({projection_caption(projection)})", ""]
         lines += ["| lang | P | R | F1 |", "|---|---:|---:|---:|"]
         for lang, s in projection_rows(projection):
-            lines.append(f"| {lang} | {100 * s['precision']:.2f} | {100 * s['recall']:.2f} | {100 * s['f1']:.2f} |")
+            lines.append(f"| {lang} | {100 * s['P']:.2f} | {100 * s['R']:.2f} | {100 * s['F1']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -65,12 +65,9 @@ def projection_caption(summary: dict) -> str:
 
 
 def projection_rows(summary: dict) -> list[tuple[str, dict]]:
-    """(lang, {precision, recall, f1}) rows of a projection summary.json, languages then avg."""
-    langs = summary.get("langs", {})
-    rows = [(lang, langs[lang]) for lang in sorted(langs)]
-    if "avg" in summary:
-        rows.append(("avg", summary["avg"]))
-    return rows
+    """(lang, {P, R, F1}) rows of a projection summary.json (projection_eval), languages then avg."""
+    langs = sorted(k for k, v in summary.items() if isinstance(v, dict) and "F1" in v and k != "avg")
+    return [(k, summary[k]) for k in [*langs, "avg"] if k in summary]
 
 
 def plot(table: pd.DataFrame, path: str | Path, title: str) -> None:

@@ -99,6 +99,7 @@ class TrainResult:
     best_step: int | None
     best_f1: float | None
     resumed_from: int | None
+    phase: str = ""
 
 
 @dataclass
@@ -114,7 +115,9 @@ class _State:
 
 def derive_seed(*parts: int) -> int:
     """A 63-bit seed from integers (e.g. (seed, epoch)); stable across runs and platforms."""
-    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0] >> 1)
+    return int(
+        np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0] >> 1
+    )
 
 
 def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
@@ -263,7 +266,12 @@ class Checkpoints:
         torch.save(payload, tmp / "state.pt")
         if best is not None:
             torch.save(best, tmp / "best.pt")
-        meta = {"step": state.step, "epoch": state.epoch, "finished": state.finished, "fingerprint": self.fingerprint}
+        meta = {
+            "step": state.step,
+            "epoch": state.epoch,
+            "finished": state.finished,
+            "fingerprint": self.fingerprint,
+        }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if final.exists():
             shutil.rmtree(final)
@@ -279,7 +287,11 @@ class Checkpoints:
             try:
                 payload = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
                 best_file = path / "best.pt"
-                best = torch.load(best_file, map_location="cpu", weights_only=True) if best_file.exists() else None
+                best = (
+                    torch.load(best_file, map_location="cpu", weights_only=True)
+                    if best_file.exists()
+                    else None
+                )
             except Exception as exc:  # a damaged file: fall back to the previous checkpoint
                 log.warning("cannot read checkpoint %s (%s); trying an older one", path, exc)
                 continue
@@ -400,7 +412,9 @@ def _train(model, recipe, config, device, checkpoint_dir, evaluate, fingerprint,
                         best = _cpu_state_dict(model)
                 state.rows.append(row)
                 state.finished = state.step >= total
-                if ckpts is not None and (state.finished or _should(state.step, config.checkpoint_steps, total)):
+                if ckpts is not None and (
+                    state.finished or _should(state.step, config.checkpoint_steps, total)
+                ):
                     ckpts.save(model, optimizer, scheduler, state, best)
                 if on_step is not None:
                     on_step(state.step, row)
@@ -458,6 +472,7 @@ class Trainer:
             on_step=on_step,
         )
         result.log["step"] = result.log["step"] + offset
+        result.phase = phase
         self.results.append(result)
         return result
 

@@ -47,6 +47,7 @@ def dataset(config: dict, name: str) -> dict[str, Any]:
         "input_scheme": entry.get("scheme", "iob1" if entry["format"] == "conll2003" else "bio"),
         "tokenize": entry.get("tokenize", "moses"),
         "encoding": entry.get("encoding"),
+        "limit": entry.get("limit"),
     }
     return params
 
@@ -114,8 +115,7 @@ def all_targets(config: dict) -> list[str]:
     """Final outputs of a full run (rule ``all``)."""
     r = results_dir(config)
     targets = [f"{r}/report/table.md", f"{r}/report/table.csv", f"{r}/report/f1.png"]
-    langs = config["target_langs"]
-    targets += [f"{r}/project/translated.{lang}.parquet" for lang in langs]
+    targets += [f"{r}/project/translated.{lang}.parquet" for lang in translate_langs(config)]
     if config["data"].get("gold_parallel"):
         targets.append(f"{r}/projection/summary.json")
     for lang in config["data"].get("parallel", {}):
@@ -138,8 +138,11 @@ def check(config: dict, root: str | Path = ".") -> None:
         if extra:
             raise ConfigError(f"data.{key}: language(s) {extra} are not in target_langs {tgts}")
     tr = config["translate"]
+    unknown = sorted(set(translate_langs(config)) - set(tgts))
+    if unknown:
+        raise ConfigError(f"translate.langs: {unknown} are not in target_langs {tgts}")
     if tr["provider"] == "file":
-        missing = [lang for lang in tgts if lang not in tr.get("file", {})]
+        missing = [lang for lang in translate_langs(config) if lang not in tr.get("file", {})]
         if missing:
             raise ConfigError(f"translate.file: no translation file for target language(s) {missing}")
     for path in _data_paths(config) + list(tr.get("file", {}).values() if tr["provider"] == "file" else []):
@@ -154,6 +157,12 @@ def _data_paths(config: dict) -> list[str]:
         for entry in data.get(key, {}).values():
             paths += [entry["src"], entry["tgt"]]
     return paths
+
+
+def translate_langs(config: dict) -> list[str]:
+    """Target languages the training set is translated into (default: all)."""
+    langs = config["translate"].get("langs")
+    return list(config["target_langs"] if langs is None else langs)
 
 
 def translate_options(config: dict, lang: str) -> dict[str, Any]:

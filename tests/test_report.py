@@ -32,7 +32,7 @@ def test_f1_table_means_and_stds_over_seeds():
 
 def test_markdown_layout_and_projection_section():
     table = report.f1_table(metrics_rows(), ["zero_shot"], ["en", "de", "es"])
-    summary = {"backend": "eflomal", "mapping": "span2span", "langs": {"de": {"precision": 0.9, "recall": 0.8, "f1": 0.847}}}
+    summary = {"backend": "eflomal", "mapping": "span2span", "de": {"P": 0.9, "R": 0.8, "F1": 0.847}}
     md = report.markdown(table, summary, "t")
     assert "| method | en | de | es | avg |" in md
     assert "| zero_shot | 90.00 ± 0.00 | 55.00 ± 7.07 | 75.00 ± 7.07 | 65.00 ± 7.07 |" in md
@@ -43,9 +43,13 @@ def test_main_writes_table_csv_and_png(tmp_path):
     m = tmp_path / "m.parquet"
     write_artifact(metrics_rows(), m, METRICS)
     proj = tmp_path / "summary.json"
-    write_json({"backend": "eflomal", "mapping": "span2span", "langs": {}}, proj)
-    out = {k: str(tmp_path / "report" / n) for k, n in (("table", "t.md"), ("csv", "t.csv"), ("plot", "f1.png"))}
+    write_json({"backend": "eflomal", "mapping": "span2span", "avg": {"P": 1.0, "R": 1.0, "F1": 1.0}}, proj)
+    out = {
+        k: str(tmp_path / "report" / n) for k, n in (("table", "t.md"), ("csv", "t.csv"), ("plot", "f1.png"))
+    }
     params = {"experiment": "x", "source_lang": "en", "target_langs": ["de", "es"], "methods": ["zero_shot"]}
-    report.main(StepContext(input={"metrics": [str(m)], "projection": [str(proj)]}, output=out, params=params))
+    report.main(
+        StepContext(input={"metrics": [str(m)], "projection": [str(proj)]}, output=out, params=params)
+    )
     assert pd.read_csv(out["csv"])["lang"].tolist() == ["en", "de", "es", "avg"]
     assert open(out["plot"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"

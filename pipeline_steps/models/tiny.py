@@ -1,13 +1,14 @@
 """A tiny XLM-R-like multilingual encoder built from the experiment's own text, fully offline.
 
-Stands in for mBERT / XLM-R (paper 001 Sec. 2.1 backbone) where no pre-trained model can be fetched:
-a Unigram tokenizer trained with SentencePiece on every language of the experiment (whitespace marked
-'▁', the XLM-R special tokens <s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=4), served by transformers'
-``XLMRobertaTokenizer`` (a ``tokenizers`` Unigram model with the Metaspace pre-tokenizer); a small ``XLMRobertaConfig`` encoder initialised
-from ``seed`` and given ``mlm_steps`` of masked-language-model training on the same text (through the
-shared loop in ``pipeline_steps.train``) so its representations are not pure noise. The folder loads
-with ``AutoTokenizer`` / ``AutoModelForTokenClassification.from_pretrained(dir)``; the same texts,
-settings and seed give byte-identical weights.
+Stands in for mBERT / XLM-R (paper 001 Sec. 2.1 backbone) where no pre-trained model can be
+fetched: a Unigram tokenizer trained with SentencePiece on every language of the experiment
+(whitespace marked '▁', the XLM-R special tokens <s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=4), served by
+transformers' ``XLMRobertaTokenizer`` (a ``tokenizers`` Unigram model, Metaspace pre-tokenizer); a
+small ``XLMRobertaConfig`` encoder initialised from ``seed`` and given ``mlm_steps`` of masked-LM
+training on the same text (through the shared loop in ``pipeline_steps.train``) so its
+representations are not pure noise. The folder loads with ``AutoTokenizer`` /
+``AutoModelForTokenClassification.from_pretrained(dir)``; the same texts, settings and seed give
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ class TinySettings:
 
     def check(self) -> None:
         if self.hidden_size % self.num_heads:
-            raise ConfigError(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}")
+            raise ConfigError(
+                f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}"
+            )
         if self.vocab_size < len(SPECIAL_TOKENS) + 10:
             raise ConfigError(f"vocab_size {self.vocab_size} is too small")
         for name in ("hidden_size", "num_layers", "num_heads", "intermediate_size", "batch_size"):
@@ -201,7 +204,10 @@ def build_tiny_model(texts: Sequence[str], out_dir: str | os.PathLike, settings:
         steps = result.steps
         if len(result.log):
             log.info(
-                "tiny MLM: %d steps, loss %.3f -> %.3f", steps, result.log["loss"].iloc[0], result.log["loss"].iloc[-1]
+                "tiny MLM: %d steps, loss %.3f -> %.3f",
+                steps,
+                result.log["loss"].iloc[0],
+                result.log["loss"].iloc[-1],
             )
     model.to("cpu").eval()
     out = Path(out_dir)
@@ -210,14 +216,23 @@ def build_tiny_model(texts: Sequence[str], out_dir: str | os.PathLike, settings:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        meta = {**asdict(settings), "vocab_size_actual": len(tokenizer), "mlm_steps_done": steps, "texts": len(texts)}
-        (tmp / "xlt_tiny.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        meta = {
+            **asdict(settings),
+            "vocab_size_actual": len(tokenizer),
+            "mlm_steps_done": steps,
+            "texts": len(texts),
+        }
+        (tmp / "xlt_tiny.json").write_text(
+            json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log.info("tiny model: %d parameters, vocabulary %d, saved to %s", model.num_parameters(), len(tokenizer), out)
+    log.info(
+        "tiny model: %d parameters, vocabulary %d, saved to %s", model.num_parameters(), len(tokenizer), out
+    )
     return out
 
 

@@ -58,7 +58,9 @@ def load_tokenizer(name_or_path: str):
 
     tok = AutoTokenizer.from_pretrained(name_or_path)
     if not getattr(tok, "is_fast", False):
-        raise ValueError(f"{name_or_path}: tokenizer {type(tok).__name__} is not a fast tokenizer (no word ids)")
+        raise ValueError(
+            f"{name_or_path}: tokenizer {type(tok).__name__} is not a fast tokenizer (no word ids)"
+        )
     return tok
 
 
@@ -108,7 +110,7 @@ def encode(
     for lo in range(0, len(sentences), chunk):
         part = sentences[lo : lo + chunk]
         nonempty = [s if s else [""] for s in part]
-        full = tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False)
+        full = tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False, verbose=False)
         cut = tokenizer(nonempty, is_split_into_words=True, truncation=True, max_length=max_length)
         for j, words in enumerate(part):
             present = {w for w in full.word_ids(j) if w is not None and w < len(words)}

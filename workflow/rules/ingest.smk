@@ -15,6 +15,7 @@ rule ingest:
         input_scheme=lambda wc: wfc.dataset(config, wc.name)["input_scheme"],
         tokenize=lambda wc: wfc.dataset(config, wc.name)["tokenize"],
         encoding=lambda wc: wfc.dataset(config, wc.name)["encoding"],
+        limit=lambda wc: wfc.dataset(config, wc.name)["limit"],
     log:
         f"{LOGS}/ingest/{{name}}.log",
     conda:
@@ -35,6 +36,7 @@ rule spans:
         spacy_model=config["spans"]["spacy_model"],
         max_words=config["spans"]["max_words"],
         batch_size=256,
+        label_map=config["spans"].get("label_map"),
     log:
         f"{LOGS}/spans/{{name}}.log",
     conda:

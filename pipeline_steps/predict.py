@@ -1,0 +1,96 @@
+"""Word-level predictions of a fine-tuned tagger on a test set.
+
+Each word's tag is the argmax of Eq. 1 (paper 001) at its first sub-word. Words cut off by
+``max_length`` (or without any sub-word) get 'O'; their number is logged as a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+
+from pipeline_steps.errors import ArtifactError, ConfigError
+from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.models.token_classification import encode, load_tokenizer, model_labels, predict_tags
+from pipeline_steps.schemas import PREDICTIONS, SENTENCES
+from pipeline_steps.tags import SCHEMES, TagError, split_tag
+from pipeline_steps.train import resolve_device
+
+log = logging.getLogger(__name__)
+
+
+def check_model_scheme(labels: Sequence[str], scheme: str, where: str) -> None:
+    """The model's tag set must be tags of ``scheme`` ('O' plus B-/I- for bio, also E-/S- for bioes)."""
+    if scheme not in SCHEMES:
+        raise ConfigError(f"unknown tag scheme {scheme!r}; expected one of {SCHEMES}")
+    allowed = {"B", "I", "O"} if scheme == "bio" else {"B", "I", "E", "S", "O"}
+    for tag in labels:
+        try:
+            prefix, _ = split_tag(tag)
+        except TagError as exc:
+            raise ConfigError(f"{where}: model label {tag!r} is not a tag: {exc}") from None
+        if prefix not in allowed:
+            raise ConfigError(f"{where}: model label {tag!r} does not belong to the {scheme} scheme")
+
+
+def predict_sentences(
+    model,
+    tokenizer,
+    sentences: Sequence[Sequence[str]],
+    max_length: int,
+    batch_size: int,
+    desc: str = "predict",
+) -> tuple[list[list[str]], int, int]:
+    """Tags for each sentence, the number of words cut by ``max_length`` and of words without sub-words."""
+    enc = encode(tokenizer, sentences, None, None, max_length)
+    tags = predict_tags(
+        model, enc, [len(s) for s in sentences], batch_size, int(tokenizer.pad_token_id), desc=desc
+    )
+    return tags, sum(enc.n_truncated), sum(enc.n_empty)
+
+
+def main(ctx) -> None:
+    """Rule ``predict``. input: model (fine-tuned folder), sentences (labelled test set);
+    output: predictions; params: method, seed, batch_size, max_length, scheme (device optional)."""
+    from transformers import AutoModelForTokenClassification
+
+    p = ctx.params
+    scheme = p.get("scheme", "bio")
+    max_length, batch_size = int(p.get("max_length", 128)), int(p.get("batch_size", 32))
+    path = str(ctx.input["sentences"])
+    df = read_artifact(path, SENTENCES)
+    missing = df["tags"].isna()
+    if missing.any():
+        raise ArtifactError(
+            path, int(missing.to_numpy().nonzero()[0][0]), "tags", "test sentences need gold tags"
+        )
+    torch.set_num_threads(max(1, int(ctx.threads)))
+    model_dir = str(ctx.input["model"])
+    tokenizer = load_tokenizer(model_dir)
+    model = AutoModelForTokenClassification.from_pretrained(model_dir)
+    check_model_scheme(model_labels(model), scheme, model_dir)
+    model.to(resolve_device(p.get("device", "auto")))
+    tokens = [list(t) for t in df["tokens"]]
+    pred, n_cut, n_empty = predict_sentences(model, tokenizer, tokens, max_length, batch_size)
+    if n_cut:
+        log.warning(
+            "%d words beyond max_length=%d sub-words were predicted as 'O' (%s)", n_cut, max_length, path
+        )
+    if n_empty:
+        log.warning("%d words without any sub-word were predicted as 'O' (%s)", n_empty, path)
+    out = pd.DataFrame(
+        {
+            "sentence_id": df["id"],
+            "lang": df["lang"],
+            "tokens": tokens,
+            "gold": [list(t) for t in df["tags"]],
+            "pred": pred,
+            "method": p["method"],
+            "seed": int(p["seed"]),
+        }
+    )
+    write_artifact(out, ctx.output["predictions"], PREDICTIONS)
+    log.info("predicted %d sentences (%d words) with %s", len(out), sum(map(len, tokens)), model_dir)

@@ -1,0 +1,296 @@
+"""The shared training loop: exact resume after a crash, checkpoint hygiene, model selection, hooks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from _helpers_model import TOY_CONFIG, Die, ToyRecipe, make_net
+
+from pipeline_steps.errors import ConfigError
+from pipeline_steps.schemas import TRAIN_LOG, validate
+from pipeline_steps.train import TrainConfig, Trainer, derive_seed, list_checkpoints, total_steps, train
+
+HELPERS = Path(__file__).resolve().parent / "_helpers_model.py"
+LOG_COLUMNS = ["step", "epoch", "loss", "lr", "dev_f1"]
+
+
+def scripted_eval(values):
+    """An evaluate() returning ``values`` in turn and recording the weights it saw."""
+    seen = []
+
+    def evaluate(model):
+        seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return values[len(seen) - 1]
+
+    evaluate.seen = seen
+    return evaluate
+
+
+def die_after(n: int):
+    def on_step(step, row):
+        if step == n:
+            raise Die(f"simulated crash after step {step}")
+
+    return on_step
+
+
+def params_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def reference_run(evaluate=None, **overrides):
+    model = make_net()
+    result = train(model, ToyRecipe(), TrainConfig(**{**TOY_CONFIG, **overrides}), evaluate=evaluate)
+    return model, result
+
+
+def crash_then_resume(tmp_path, die_at, evaluate_values=None, **overrides):
+    """Run until step ``die_at`` raises, then resume in a fresh model; return (model, first, second)."""
+    config = TrainConfig(**{**TOY_CONFIG, **overrides})
+    ckpt = tmp_path / "ckpt"
+
+    ev1 = scripted_eval(evaluate_values) if evaluate_values else None
+    with pytest.raises(Die):
+        train(make_net(), ToyRecipe(), config, checkpoint_dir=ckpt, evaluate=ev1, on_step=die_after(die_at))
+    model = make_net(seed=99)  # different initial weights: everything must come from the checkpoint
+    ev2 = None
+    if evaluate_values:
+        done = len(ev1.seen)
+        ev2 = scripted_eval(evaluate_values[done - _evals_redone(die_at, config) :])
+    result = train(model, ToyRecipe(), config, checkpoint_dir=ckpt, evaluate=ev2)
+    return model, result
+
+
+def _evals_redone(die_at: int, config: TrainConfig) -> int:
+    """Evaluations between the last checkpoint before ``die_at`` and ``die_at`` (run again on resume)."""
+    last_ckpt = die_at - die_at % config.checkpoint_steps
+    return sum(1 for s in range(last_ckpt + 1, die_at + 1) if s % config.eval_steps == 0)
+
+
+@pytest.mark.parametrize("die_at", [4, 6, 8, 13])  # on a checkpoint, between two, at/after an epoch end
+def test_resume_after_crash_gives_identical_weights_and_log(tmp_path, die_at):
+    ref_model, ref = reference_run()
+    model, res = crash_then_resume(tmp_path, die_at)
+    assert params_equal(model, ref_model)
+    last_ckpt = die_at - die_at % TOY_CONFIG["checkpoint_steps"]
+    assert res.resumed_from == last_ckpt
+    pd.testing.assert_frame_equal(res.log[LOG_COLUMNS], ref.log[LOG_COLUMNS])
+    assert res.log["resumed"].tolist() == [s > last_ckpt for s in res.log["step"]]
+    assert not ref.log["resumed"].any()
+    validate(res.log, TRAIN_LOG)
+
+
+def test_resume_keeps_model_selection(tmp_path):
+    """Best dev F1 at step 10 (0.9); crash at step 13 after it; the resumed run still ends on step 10."""
+    values = [0.2, 0.9, 0.5, 0.9 - 1e-6]  # eval at steps 5, 10, 15, 18 (the end)
+    ev = scripted_eval(values)
+    ref_model, ref = reference_run(evaluate=ev)
+    assert ref.best_step == 10 and ref.best_f1 == pytest.approx(0.9)
+    assert all(torch.equal(ref_model.state_dict()[k], ev.seen[1][k]) for k in ev.seen[1])
+    model, res = crash_then_resume(tmp_path, 13, evaluate_values=values)
+    assert params_equal(model, ref_model)
+    assert res.best_step == 10
+    pd.testing.assert_frame_equal(res.log[LOG_COLUMNS], ref.log[LOG_COLUMNS])
+    assert ref.log["dev_f1"].notna().tolist() == [s in (5, 10, 15, 18) for s in ref.log["step"]]
+
+
+def test_ties_in_dev_f1_select_the_later_model():
+    ev = scripted_eval([0.0, 0.0, 0.0, 0.0])
+    _, result = reference_run(evaluate=ev)
+    assert result.best_step == 18
+
+
+def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
+    """A real kill -9 (no finally blocks, no flush) in a subprocess, resumed here: same weights."""
+    ckpt = tmp_path / "ckpt"
+    proc = subprocess.run(
+        [sys.executable, str(HELPERS), "train-and-die", str(ckpt), "10"], capture_output=True, text=True
+    )
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert [s for s, _ in list_checkpoints(ckpt)] == [4, 8]
+    model = make_net(seed=7)
+    res = train(model, ToyRecipe(), TrainConfig(**TOY_CONFIG), checkpoint_dir=ckpt)
+    ref_model, ref = reference_run()
+    assert res.resumed_from == 8
+    assert params_equal(model, ref_model)
+    pd.testing.assert_frame_equal(res.log[LOG_COLUMNS], ref.log[LOG_COLUMNS])
+
+
+def test_checkpoint_retention_and_final_checkpoint(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    train(make_net(), ToyRecipe(), TrainConfig(**{**TOY_CONFIG, "checkpoint_steps": 2}), checkpoint_dir=ckpt)
+    assert [s for s, _ in list_checkpoints(ckpt)] == [16, 18]  # the last two; 18 = end of training
+    meta = json.loads((ckpt / "step-00000018" / "meta.json").read_text())
+    assert meta["finished"] is True and meta["step"] == 18
+
+
+def test_finished_run_is_restored_without_training(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    ref_model = make_net()
+    train(ref_model, ToyRecipe(), TrainConfig(**TOY_CONFIG), checkpoint_dir=ckpt)
+    calls = []
+    model = make_net(seed=5)
+    res = train(
+        model,
+        ToyRecipe(),
+        TrainConfig(**TOY_CONFIG),
+        checkpoint_dir=ckpt,
+        on_step=lambda s, r: calls.append(s),
+    )
+    assert calls == [] and res.resumed_from == 18 and len(res.log) == 18
+    assert params_equal(model, ref_model)
+
+
+def test_incomplete_checkpoint_is_ignored(tmp_path):
+    """A temporary folder left by a kill during saving, and a step folder without state, are skipped."""
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(Die):
+        train(
+            make_net(),
+            ToyRecipe(),
+            TrainConfig(**TOY_CONFIG),
+            checkpoint_dir=ckpt,
+            on_step=die_after(9),
+        )
+    tmp = ckpt / ".tmp-step-00000012-999"
+    tmp.mkdir()
+    (tmp / "state.pt").write_bytes(b"half a file")
+    (ckpt / "step-00000011").mkdir()  # no state.pt: not a checkpoint
+    assert [s for s, _ in list_checkpoints(ckpt)] == [4, 8]
+    model = make_net(seed=1)
+    res = train(model, ToyRecipe(), TrainConfig(**TOY_CONFIG), checkpoint_dir=ckpt)
+    assert res.resumed_from == 8
+    assert not tmp.exists()
+    ref_model, _ = reference_run()
+    assert params_equal(model, ref_model)
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(Die):
+        train(
+            make_net(),
+            ToyRecipe(),
+            TrainConfig(**TOY_CONFIG),
+            checkpoint_dir=ckpt,
+            on_step=die_after(9),
+        )
+    (ckpt / "step-00000008" / "state.pt").write_bytes(b"garbage")
+    model = make_net(seed=1)
+    res = train(model, ToyRecipe(), TrainConfig(**TOY_CONFIG), checkpoint_dir=ckpt)
+    assert res.resumed_from == 4
+    ref_model, _ = reference_run()
+    assert params_equal(model, ref_model)
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog):
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(Die):
+        train(
+            make_net(),
+            ToyRecipe(),
+            TrainConfig(**TOY_CONFIG),
+            checkpoint_dir=ckpt,
+            on_step=die_after(5),
+        )
+    res = train(make_net(), ToyRecipe(), TrainConfig(**{**TOY_CONFIG, "lr": 0.01}), checkpoint_dir=ckpt)
+    assert res.resumed_from is None and not res.log["resumed"].any()
+    assert "other settings" in caplog.text
+    ref_model, ref = reference_run(lr=0.01)
+    pd.testing.assert_frame_equal(res.log[LOG_COLUMNS], ref.log[LOG_COLUMNS])
+
+
+def test_linear_schedule_with_warmup_and_max_steps():
+    # 45 examples / batch 8 = 6 batches per epoch, 3 epochs = 18 steps, capped at 10; warm-up 2 steps
+    _, res = reference_run(max_steps=10, lr=1.0, warmup_ratio=0.2)
+    expected = [0.0, 0.5] + [(10 - s) / 8 for s in range(2, 10)]
+    assert res.log["lr"].tolist() == pytest.approx(expected)
+    assert res.log["step"].tolist() == list(range(1, 11))
+    assert res.log["epoch"].tolist() == [0] * 6 + [1] * 4
+
+
+def test_total_steps_and_bad_settings():
+    assert total_steps(ToyRecipe(n=17, batch_size=8), TrainConfig(epochs=2)) == 6
+    assert total_steps(ToyRecipe(n=17, batch_size=8), TrainConfig(epochs=2, max_steps=4)) == 4
+    with pytest.raises(ConfigError):
+        total_steps(ToyRecipe(n=17), TrainConfig(epochs=0))
+    with pytest.raises(ConfigError):
+        train(make_net(), ToyRecipe(), TrainConfig(optimizer="adagrad"))
+
+
+def test_runs_are_deterministic_and_seed_matters():
+    a, ra = reference_run()
+    b, rb = reference_run()
+    c, _ = reference_run(seed=4)
+    assert params_equal(a, b) and ra.log["loss"].tolist() == rb.log["loss"].tolist()
+    assert not params_equal(a, c)
+    assert derive_seed(3, 0) != derive_seed(3, 1) and derive_seed(3, 1) == derive_seed(3, 1)
+
+
+class PullTowards:
+    """A recipe using the ``backward`` hook the way MTL-WS (paper 001 Eq. 7) does: grad = theta - target."""
+
+    def __init__(self, target: float):
+        self.target = target
+
+    def num_batches(self, epoch):
+        return 1
+
+    def batches(self, epoch):
+        yield {}
+
+    def loss(self, model, batch):  # pragma: no cover - backward() replaces it
+        raise AssertionError("not used")
+
+    def backward(self, model, batch):
+        for p in model.parameters():
+            p.grad = p.detach() - self.target
+        return 0.0
+
+
+def test_backward_hook_with_sgd_performs_a_reptile_style_update():
+    """theta_z = theta_{z-1} + gamma (target - theta_{z-1}) for each of Z=3 steps (Eq. 7, one language)."""
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+        model.bias.fill_(1.0)
+    config = TrainConfig(
+        optimizer="sgd",
+        lr=0.5,
+        weight_decay=0.0,
+        warmup_ratio=0.0,
+        schedule="constant",
+        max_grad_norm=None,
+        epochs=3,
+    )
+    train(model, PullTowards(target=3.0), config)
+    # 1 -> 2 -> 2.5 -> 2.75
+    assert torch.allclose(model.weight, torch.full_like(model.weight, 2.75))
+    assert torch.allclose(model.bias, torch.full_like(model.bias, 2.75))
+
+
+def test_trainer_phases_number_steps_across_phases_and_restore(tmp_path):
+    def two_phases(trainer):
+        model = make_net()
+        trainer.run("warmup", model, ToyRecipe(n=16), select=False, optimizer="sgd", lr=0.1, epochs=1)
+        trainer.run("main", model, ToyRecipe(), epochs=1)
+        return model
+
+    seen = []
+    t1 = Trainer(TrainConfig(**TOY_CONFIG), checkpoint_dir=tmp_path, on_step=lambda s, r: seen.append(s))
+    m1 = two_phases(t1)
+    assert seen == list(range(1, 9)) and t1.log["step"].tolist() == list(range(1, 9))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["main", "warmup"]
+    seen.clear()
+    t2 = Trainer(TrainConfig(**TOY_CONFIG), checkpoint_dir=tmp_path, on_step=lambda s, r: seen.append(s))
+    m2 = two_phases(t2)
+    assert seen == []  # both phases were finished: restored, not retrained
+    assert params_equal(m1, m2)
+    pd.testing.assert_frame_equal(t1.log[LOG_COLUMNS], t2.log[LOG_COLUMNS])
