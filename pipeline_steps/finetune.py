@@ -29,11 +29,13 @@ from pipeline_steps.methods import MethodData, make_method
 from pipeline_steps.models.token_classification import encode, load_model, load_tokenizer, predict_tags
 from pipeline_steps.schemas import PROJECTED, SENTENCES, TRAIN_LOG, Artifact
 from pipeline_steps.tags import SCHEMES, TagError, label_set, spans_from_tags
-from pipeline_steps.train import TrainConfig, Trainer
+from pipeline_steps.train import TrainConfig, Trainer, cpu_threads
 
 log = logging.getLogger(__name__)
 
 META_FILE = "xlt_finetune.json"
+# params that do not change what is trained (left out of the checkpoint fingerprint)
+NOT_TRAJECTORY = {"checkpoint_dir", "checkpoint_steps", "keep_checkpoints", "keep_last_checkpoints", "device"}
 
 
 def read_labelled(path: str, artifact: Artifact, tagset: Sequence[str], scheme: str) -> pd.DataFrame:
@@ -114,6 +116,18 @@ def remove_checkpoints(root: Path, phases: Sequence[str]) -> None:
         root.rmdir()
 
 
+def base_model(model_input: Any, name_or_path: str | None) -> str:
+    """The starting encoder: ``input.model`` (a folder, or a list of at most one) else the param."""
+    if isinstance(model_input, list | tuple):
+        if len(model_input) > 1:
+            raise ConfigError(f"finetune takes one input model, got {len(model_input)}: {model_input}")
+        model_input = model_input[0] if model_input else None
+    chosen = model_input or name_or_path
+    if not chosen:
+        raise ConfigError("finetune needs input.model or params.model_name_or_path")
+    return str(chosen)
+
+
 def train_config(p: dict[str, Any], method: str) -> TrainConfig:
     def opt(key: str, default: Any, cast=float):
         value = p.get(key)
@@ -160,13 +174,10 @@ def main(ctx) -> None:
     extra_paths = [extra_paths] if isinstance(extra_paths, str | os.PathLike) else list(extra_paths)
     extra = [read_labelled(str(x), PROJECTED, tagset, scheme) for x in extra_paths]
 
-    model_path = ctx.input.get("model") or p.get("model_name_or_path")
-    if not model_path:
-        raise ConfigError("finetune needs input.model or params.model_name_or_path")
-    model_path = str(model_path)
-    torch.set_num_threads(max(1, int(ctx.threads)))
+    model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
     tokenizer = load_tokenizer(model_path)
     model = load_model(model_path, tagset, seed=seed)
+    torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
     label2id = {t: i for i, t in enumerate(tagset)}
 
     config = train_config(p, method)
@@ -186,7 +197,7 @@ def main(ctx) -> None:
         "train": _digest_frame(train_df),
         "dev": None if dev_df is None else _digest_frame(dev_df),
         "extra": [_digest_frame(x) for x in extra],
-        "method_params": {k: v for k, v in p.items() if k.startswith(f"{method}_") or k == method},
+        "params": {k: v for k, v in sorted(p.items()) if k not in NOT_TRAJECTORY},
     }
     trainer = Trainer(config, checkpoint_dir=ckpt_dir, evaluate=evaluate, fingerprint=fingerprint)
     data = MethodData(

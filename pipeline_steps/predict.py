@@ -17,7 +17,7 @@ from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.models.token_classification import encode, load_tokenizer, model_labels, predict_tags
 from pipeline_steps.schemas import PREDICTIONS, SENTENCES
 from pipeline_steps.tags import SCHEMES, TagError, split_tag
-from pipeline_steps.train import resolve_device
+from pipeline_steps.train import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,10 @@ def main(ctx) -> None:
         raise ArtifactError(
             path, int(missing.to_numpy().nonzero()[0][0]), "tags", "test sentences need gold tags"
         )
-    torch.set_num_threads(max(1, int(ctx.threads)))
     model_dir = str(ctx.input["model"])
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForTokenClassification.from_pretrained(model_dir)
+    torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
     check_model_scheme(model_labels(model), scheme, model_dir)
     model.to(resolve_device(p.get("device", "auto")))
     tokens = [list(t) for t in df["tokens"]]

@@ -37,7 +37,7 @@ def _named(namedlist: Any) -> dict[str, Any]:
     items = dict(namedlist.items())
     if not items and len(namedlist):
         items = {str(i): v for i, v in enumerate(namedlist)}
-    return {k: (list(v) if not isinstance(v, str) and hasattr(v, "__iter__") else v) for k, v in items.items()}
+    return {k: v if isinstance(v, str) or not hasattr(v, "__iter__") else list(v) for k, v in items.items()}
 
 
 def context_from_snakemake(smk: Any) -> StepContext:

@@ -303,7 +303,8 @@ def render_markdown() -> str:
     out = [
         "# Artifacts",
         "",
-        "Generated from `pipeline_steps/schemas.py` by `python -m pipeline_steps.schemas > docs/artifacts.md`.",
+        "Generated from `pipeline_steps/schemas.py`:",
+        "`python -m pipeline_steps.schemas > docs/artifacts.md`.",
         "Paths are under `results/{experiment}/`. Every artifact is Parquet: open it with",
         "`pandas.read_parquet(path)` or `duckdb.sql(\"SELECT * FROM 'path'\")`.",
         "",

@@ -133,6 +133,17 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+SMALL_MODEL_HIDDEN = 256
+
+
+def cpu_threads(requested: int, hidden_size: int | None) -> int:
+    """Intra-op CPU threads for a model: 1 for small models (hidden < 256), whose tiny matrix products
+    gain nothing from threads and slow down badly when the cores are shared; else ``requested``."""
+    if hidden_size is not None and hidden_size < SMALL_MODEL_HIDDEN:
+        return 1
+    return max(1, int(requested))
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -384,6 +395,10 @@ def _train(model, recipe, config, device, checkpoint_dir, evaluate, fingerprint,
                 model.train()
                 optimizer.zero_grad(set_to_none=True)
                 loss = _backward(recipe, model, to_device(batch, device))
+                if not math.isfinite(loss):
+                    raise FloatingPointError(
+                        f"loss is {loss} at step {state.step + 1}; lower the learning rate"
+                    )
                 if config.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                 lr = float(optimizer.param_groups[0]["lr"])
@@ -392,8 +407,6 @@ def _train(model, recipe, config, device, checkpoint_dir, evaluate, fingerprint,
                 state.step += 1
                 state.batch_in_epoch += 1
                 bar.update(1)
-                if not math.isfinite(loss):
-                    raise FloatingPointError(f"loss is {loss} at step {state.step}; lower the learning rate")
                 row = {
                     "step": state.step,
                     "epoch": state.epoch,
@@ -473,6 +486,8 @@ class Trainer:
         )
         result.log["step"] = result.log["step"] + offset
         result.phase = phase
+        if result.best_step is not None:
+            result.best_step += offset
         self.results.append(result)
         return result
 

@@ -147,7 +147,9 @@ def check(config: dict, root: str | Path = ".") -> None:
             raise ConfigError(f"translate.file: no translation file for target language(s) {missing}")
     for path in _data_paths(config) + list(tr.get("file", {}).values() if tr["provider"] == "file" else []):
         if not (root / path).exists():
-            raise ConfigError(f"data file not found: {path} (paths are relative to the directory snakemake runs in)")
+            raise ConfigError(
+                f"data file not found: {path} (paths are relative to the directory snakemake runs in)"
+            )
 
 
 def _data_paths(config: dict) -> list[str]:

@@ -149,7 +149,7 @@ def test_clean_token_keeps_one_token_per_word():
 def test_eflomal_recovers_a_synthetic_alignment():
     src, tgt, gold = synthetic_corpus(400)
     hyp = align.align_corpus(src, tgt, backend="eflomal", symmetrization="grow-diag-final-and", seed=1)
-    # eflomal samples from /dev/urandom (no seed), so the bar is quality, not exact links.
+    # A quality bar, not exact links: the links are a property of the seed, not of the method.
     p, r = precision_recall(hyp, gold)
     assert p > 0.95 and r > 0.95
     assert all(
@@ -160,7 +160,7 @@ def test_eflomal_recovers_a_synthetic_alignment():
 def test_eflomal_directions_are_source_target():
     src, tgt, gold = synthetic_corpus(300)
     clean = [[w.lower() for w in sent] for sent in tgt]
-    forward, reverse = align.get_backend("eflomal").directional(src, clean)
+    forward, reverse = align.get_backend("eflomal").directional(src, clean, seed=0)
     # forward: each target word has at most one link; reverse: each source word at most one
     assert all(len({t for _, t in f}) == len(f) for f in forward)
     assert all(len({s for s, _ in r}) == len(r) for r in reverse)
@@ -173,10 +173,179 @@ def test_eflomal_directions_are_source_target():
 def test_align_corpus_n_keep_and_empty_sentences():
     src, tgt, gold = synthetic_corpus(300)
     src[1], tgt[2] = [], []
-    hyp = align.align_corpus(src, tgt, backend="eflomal", n_keep=5)
+    hyp = align.align_corpus(src, tgt, backend="eflomal", n_keep=5, seed=0)
     assert len(hyp) == 5 and hyp[1] == set() and hyp[2] == set()
     p, r = precision_recall(hyp[3:], gold[3:5])
     assert p > 0.8 and r > 0.8
+
+
+# eflomal seeding: a copy of its binary reads 8 seed bytes from ./xlt_seed.bin instead of
+# /dev/urandom, and each direction runs in its own single-threaded process.
+
+
+def noise_corpus(n: int, seed: int = 0):
+    """Unrelated random sentences: no alignment to recover, so the links are the sampler's choice."""
+    rng = random.Random(seed)
+    src = [[f"s{rng.randrange(30)}" for _ in range(rng.randint(2, 8))] for _ in range(n)]
+    tgt = [[f"t{rng.randrange(30)}" for _ in range(rng.randint(2, 8))] for _ in range(n)]
+    return src, tgt
+
+
+def test_eflomal_same_seed_same_links_whatever_the_threads():
+    src, tgt = noise_corpus(150)
+    backend = align.get_backend("eflomal")
+    first = backend.directional(src, tgt, seed=5, threads=1)
+    assert backend.directional(src, tgt, seed=5, threads=2) == first
+    assert backend.directional(src, tgt, seed=5, threads=1) == first
+    other = backend.directional(src, tgt, seed=6, threads=1)
+    # with no signal to align, another seed changes many sentences' links
+    for ours, theirs in zip(first, other, strict=True):
+        assert sum(a != b for a, b in zip(ours, theirs, strict=True)) > len(src) // 4
+
+
+def test_eflomal_unseeded_runs_differ():
+    src, tgt = noise_corpus(150)
+    backend = align.get_backend("eflomal")
+    assert backend.directional(src, tgt, seed=None) != backend.directional(src, tgt, seed=None)
+
+
+def test_eflomal_seeded_binary_differs_only_in_the_seed_path(tmp_path):
+    backend = align.get_backend("eflomal")
+    original = backend.eflomal_binary().read_bytes()
+    out = backend.make_seeded_binary(backend.eflomal_binary(), tmp_path / "eflomal")
+    assert out == tmp_path / "eflomal" and os.access(out, os.X_OK)
+    patched = out.read_bytes()
+    diff = [i for i, (a, b) in enumerate(zip(original, patched, strict=True)) if a != b]
+    at = original.index(b"/dev/urandom\x00")
+    assert patched[at : at + 13] == b"xlt_seed.bin\x00"
+    assert diff and at <= min(diff) and max(diff) < at + 12
+    assert b"/dev/urandom\x00" not in patched
+
+
+@pytest.mark.parametrize("content", [b"no seed path here", b"/dev/urandom\x00 and /dev/urandom\x00"])
+def test_eflomal_seeded_binary_refuses_an_unknown_layout(tmp_path, caplog, content):
+    (tmp_path / "bin").write_bytes(content)
+    backend = align.get_backend("eflomal")
+    with caplog.at_level("WARNING"):
+        assert backend.make_seeded_binary(tmp_path / "bin", tmp_path / "out") is None
+    assert "running unseeded" in caplog.text and not (tmp_path / "out").exists()
+
+
+def test_eflomal_falls_back_to_unseeded_runs(tmp_path, monkeypatch, caplog):
+    backend = align.get_backend("eflomal")
+    src, tgt, gold = synthetic_corpus(200)
+    # 1. a binary with the seed path twice (its warning message cut at the path): not patched
+    data = backend.eflomal_binary().read_bytes()
+    (tmp_path / "bin").mkdir()
+    twice = tmp_path / "bin" / "eflomal"
+    twice.write_bytes(data.replace(b"/dev/urandom, ", b"/dev/urandom\x00 "))
+    twice.chmod(0o755)
+    monkeypatch.setattr(backend, "eflomal_binary", lambda: twice)
+    with caplog.at_level("WARNING"):
+        fwd, rev = backend.directional(src, tgt, seed=1)
+    assert "2 times" in caplog.text and "running unseeded" in caplog.text
+    assert precision_recall(fwd, gold)[0] > 0.95 and precision_recall(rev, gold)[0] > 0.95
+    # 2. a seeded copy that cannot be executed (as in a noexec temp dir)
+    monkeypatch.undo()
+    make = backend.make_seeded_binary
+
+    def not_executable(original, dest):
+        out = make(original, dest)
+        out.chmod(0o644)
+        return out
+
+    monkeypatch.setattr(backend, "make_seeded_binary", not_executable)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        fwd, rev = backend.directional(src, tgt, seed=1)
+    assert "cannot run the seeded copy" in caplog.text
+    assert precision_recall(fwd, gold)[0] > 0.95 and precision_recall(rev, gold)[0] > 0.95
+    # 3. the seed file is not where the copy looks for it: the binary says so, we warn
+    monkeypatch.undo()
+
+    def seed_file_elsewhere(original, dest):
+        out = make(original, dest)
+        monkeypatch.setattr(backend, "SEED_FILE", "elsewhere.bin")
+        return out
+
+    monkeypatch.setattr(backend, "make_seeded_binary", seed_file_elsewhere)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        fwd, rev = backend.directional(src, tgt, seed=1)
+    assert "could not read its seed file" in caplog.text
+    assert precision_recall(fwd, gold)[0] > 0.95 and precision_recall(rev, gold)[0] > 0.95
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(-(2**70), 2**70))
+def test_eflomal_seed_bytes(seed):
+    backend = align.get_backend("eflomal")
+    fwd, rev = backend.seed_bytes(seed, False), backend.seed_bytes(seed, True)
+    assert len(fwd) == len(rev) == 8 and any(fwd) and any(rev) and fwd != rev
+    assert backend.seed_bytes(seed, False) == fwd and backend.seed_bytes(seed + 1, False) != fwd
+
+
+@pytest.mark.parametrize(
+    ("n_sentences", "options"),
+    [
+        (300, {}),
+        (1, {}),
+        (7, {"model": 1, "rel_iterations": 0.5}),
+        (120000, {"model": 2, "n_samplers": 1, "null_prior": 0.1}),
+        (50, {"n_iterations": (3, 0, 4)}),
+    ],
+)
+def test_eflomal_command_is_the_wrappers(tmp_path, monkeypatch, n_sentences, options):
+    """Per direction, the arguments eflomal's own wrapper (eflomal.cython.align) gives the binary."""
+    import eflomal
+    import eflomal.cython
+
+    backend = align.get_backend("eflomal")
+    (tmp_path / "src").write_text(f"{n_sentences} 10\n")
+    aligner = eflomal.Aligner(**options)
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: calls.append(list(args)))
+    eflomal.cython.align(
+        str(tmp_path / "src"),
+        "T",
+        links_filename_fwd="F",
+        links_filename_rev="R",
+        model=aligner.model,
+        n_iterations=aligner.n_iterations,
+        n_samplers=aligner.n_samplers,
+        rel_iterations=aligner.rel_iterations,
+        null_prior=aligner.null_prior,
+        quiet=True,
+    )
+    monkeypatch.undo()
+    (theirs,) = calls
+    assert theirs[0] == str(backend.eflomal_binary())
+    cfg = backend._settings(options, n_sentences)
+    kwargs = {k: cfg[k] for k in ("model", "n_iterations", "n_samplers", "null_prior")}
+    fwd = backend.command(theirs[0], str(tmp_path / "src"), "T", "F", reverse=False, **kwargs)
+    rev = backend.command(theirs[0], str(tmp_path / "src"), "T", "R", reverse=True, **kwargs)
+    assert fwd == theirs[:-2] and rev == theirs[:-4] + theirs[-2:]
+
+
+def test_eflomal_failure_names_the_command_and_its_message(tmp_path, monkeypatch):
+    backend = align.get_backend("eflomal")
+    fake = tmp_path / "eflomal"
+    fake.write_text("#!/bin/sh\necho 'out of memory' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(backend, "eflomal_binary", lambda: fake)
+    for threads in (1, 2):
+        with pytest.raises(RuntimeError, match="status 3") as err:
+            backend.directional([["a", "b"]], [["c"]], seed=None, threads=threads)
+        assert "out of memory" in str(err.value) and str(fake) in str(err.value)
+
+
+def test_eflomal_empty_corpus_and_bad_options():
+    backend = align.get_backend("eflomal")
+    assert backend.directional([], [], seed=1) == ([], [])
+    with pytest.raises(ValueError, match="3 numbers"):
+        backend.directional([["a"]], [["b"]], seed=1, options={"n_iterations": (1, 2)})
+    with pytest.raises(ValueError, match="model must be"):
+        backend.directional([["a"]], [["b"]], seed=1, options={"model": 4})
 
 
 def test_unknown_backend_and_symmetrization():
@@ -346,6 +515,21 @@ def test_eflomal_aer_on_gold_deen():
     de = [line.split() for line in (root / "de").read_text(encoding="latin-1").splitlines() if line.strip()]
     en = [line.split() for line in (root / "en").read_text(encoding="latin-1").splitlines() if line.strip()]
     sure, possible = read_talp(root / "alignmentDeEn.talp", [len(s) for s in de], [len(s) for s in en])
-    hyp = align.align_corpus(de, en, backend="eflomal", symmetrization="grow-diag-final-and")
+    hyp = align.align_corpus(de, en, backend="eflomal", symmetrization="grow-diag-final-and", seed=0)
     # 508 sentences only: far from the ~0.2 of a large corpus, yet far better than chance (~0.9+).
     assert aer(hyp, sure, possible) < 0.5
+
+
+def test_eflomal_seeded_on_europarl():
+    root = SHARED_DATA / "ner-europarl-parallel"
+    if not root.is_dir():
+        pytest.skip(f"real data not available: {root} is absent")
+    from pipeline_steps import formats
+
+    en = formats.read(root / "en-europarl.test.conll02", "tsv", "en", "gold", "bio")["tokens"][:200]
+    es = formats.read(root / "es-europarl.test.conll02", "tsv", "es", "gold", "bio")["tokens"][:200]
+    src, tgt = [list(s) for s in en], [list(t) for t in es]
+    opts = {"rel_iterations": 0.25}  # fewer iterations (88 instead of 354) to keep the test short
+    first = align.align_corpus(src, tgt, backend="eflomal", seed=11, threads=2, options=opts)
+    assert align.align_corpus(src, tgt, backend="eflomal", seed=11, threads=1, options=opts) == first
+    assert align.align_corpus(src, tgt, backend="eflomal", seed=12, threads=2, options=opts) != first

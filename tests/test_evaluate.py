@@ -202,3 +202,8 @@ def test_main_rejects_a_sentence_in_two_files(tmp_path):
     ctx = _ctx(tmp_path, [frame, frame])
     with pytest.raises(ArtifactError, match="two prediction files"):
         main(ctx)
+
+
+def test_no_avg_rows_without_a_target_language():
+    m = metrics_frame(_pred_frame(ROWS[:1]), "zero_shot", 13, "bio", "en")
+    assert set(m["lang"]) == {"en"}

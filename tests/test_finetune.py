@@ -71,11 +71,14 @@ def ft_params(**overrides):
     return {**params, **overrides}
 
 
-def ft_ctx(data, out, **overrides):
+def ft_ctx(data, out, by_name=False, **overrides):
+    """The context the finetune rule builds: input.model is [tiny folder], or [] plus a name/path param."""
+    params = ft_params(**overrides)
+    params["model_name_or_path"] = data["tiny"] if by_name else "tiny"
     return StepContext(
-        input={"train": data["train"], "dev": data["dev"], "model": data["tiny"], "extra": []},
+        input={"train": data["train"], "dev": data["dev"], "model": [] if by_name else [data["tiny"]]},
         output={"model": str(out / "model"), "log": str(out / "train_log.parquet")},
-        params=ft_params(**overrides),
+        params=params,
     )
 
 
@@ -220,15 +223,15 @@ class CrashingTrainer(Trainer):
 def test_finetune_resumes_after_a_crash_to_the_same_model(data, tmp_path, monkeypatch, caplog):
     ref = tmp_path / "ref"
     finetune.main(ft_ctx(data, ref))
-    run = tmp_path / "run"
+    run = tmp_path / "run"  # the same base model, given by path instead of as an input
     with monkeypatch.context() as m:
         m.setattr(finetune, "Trainer", CrashingTrainer)
         with pytest.raises(Die):
-            finetune.main(ft_ctx(data, run))
+            finetune.main(ft_ctx(data, run, by_name=True))
     assert not (run / "model").exists() and not (run / "train_log.parquet").exists()
     assert (run / "checkpoints" / "main" / "step-00000010").is_dir()
     caplog.set_level("INFO")
-    finetune.main(ft_ctx(data, run))
+    finetune.main(ft_ctx(data, run, by_name=True))
     assert "resuming from step 10" in caplog.text
     from safetensors.torch import load_file
 
@@ -278,6 +281,13 @@ def test_bad_finetune_settings(data, tmp_path, overrides):
     with pytest.raises(ConfigError):
         finetune.main(ft_ctx(data, tmp_path, **overrides))
     assert not (tmp_path / "model").exists()
+
+
+def test_no_base_model_is_a_config_error(data, tmp_path):
+    ctx = ft_ctx(data, tmp_path, by_name=True)
+    ctx.params["model_name_or_path"] = None
+    with pytest.raises(ConfigError, match="model_name_or_path"):
+        finetune.main(ctx)
 
 
 def test_predict_needs_gold_tags_and_a_matching_scheme(data, tmp_path):

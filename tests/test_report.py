@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -52,4 +54,4 @@ def test_main_writes_table_csv_and_png(tmp_path):
         StepContext(input={"metrics": [str(m)], "projection": [str(proj)]}, output=out, params=params)
     )
     assert pd.read_csv(out["csv"])["lang"].tolist() == ["en", "de", "es", "avg"]
-    assert open(out["plot"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert Path(out["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

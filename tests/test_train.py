@@ -14,7 +14,15 @@ from _helpers_model import TOY_CONFIG, Die, ToyRecipe, make_net
 
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.schemas import TRAIN_LOG, validate
-from pipeline_steps.train import TrainConfig, Trainer, derive_seed, list_checkpoints, total_steps, train
+from pipeline_steps.train import (
+    TrainConfig,
+    Trainer,
+    cpu_threads,
+    derive_seed,
+    list_checkpoints,
+    total_steps,
+    train,
+)
 
 HELPERS = Path(__file__).resolve().parent / "_helpers_model.py"
 LOG_COLUMNS = ["step", "epoch", "loss", "lr", "dev_f1"]
@@ -280,17 +288,66 @@ def test_trainer_phases_number_steps_across_phases_and_restore(tmp_path):
     def two_phases(trainer):
         model = make_net()
         trainer.run("warmup", model, ToyRecipe(n=16), select=False, optimizer="sgd", lr=0.1, epochs=1)
-        trainer.run("main", model, ToyRecipe(), epochs=1)
+        result = trainer.run("main", model, ToyRecipe(), epochs=1)
+        assert result.best_step == 2 + 5  # dev F1 0.7 at local step 5 of the second phase
         return model
 
+    def evaluate(model):  # 0.7 at the first evaluation, then 0.1
+        evaluate.calls += 1
+        return 0.7 if evaluate.calls == 1 else 0.1
+
+    evaluate.calls = 0
     seen = []
-    t1 = Trainer(TrainConfig(**TOY_CONFIG), checkpoint_dir=tmp_path, on_step=lambda s, r: seen.append(s))
+    t1 = Trainer(
+        TrainConfig(**TOY_CONFIG),
+        checkpoint_dir=tmp_path,
+        evaluate=evaluate,
+        on_step=lambda s, r: seen.append(s),
+    )
     m1 = two_phases(t1)
     assert seen == list(range(1, 9)) and t1.log["step"].tolist() == list(range(1, 9))
+    assert t1.log["dev_f1"].notna().tolist() == [False] * 6 + [True, True]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["main", "warmup"]
     seen.clear()
-    t2 = Trainer(TrainConfig(**TOY_CONFIG), checkpoint_dir=tmp_path, on_step=lambda s, r: seen.append(s))
+    t2 = Trainer(
+        TrainConfig(**TOY_CONFIG),
+        checkpoint_dir=tmp_path,
+        evaluate=evaluate,
+        on_step=lambda s, r: seen.append(s),
+    )
     m2 = two_phases(t2)
     assert seen == []  # both phases were finished: restored, not retrained
     assert params_equal(m1, m2)
     pd.testing.assert_frame_equal(t1.log[LOG_COLUMNS], t2.log[LOG_COLUMNS])
+
+
+def test_evaluation_starts_after_eval_after():
+    """Paper 001 App. A.2: model selection only after a given step (here 10; every 5 steps and at the end)."""
+    _, res = reference_run(evaluate=scripted_eval([0.1, 0.3, 0.2]), eval_after=10)
+    assert res.log.loc[res.log["dev_f1"].notna(), "step"].tolist() == [10, 15, 18]
+    assert res.best_step == 15
+
+
+class NanAt(ToyRecipe):
+    def __init__(self, bad_step: int):
+        super().__init__()
+        self.calls, self.bad_step = 0, bad_step
+
+    def loss(self, model, batch):
+        self.calls += 1
+        loss = super().loss(model, batch)
+        return loss * float("nan") if self.calls == self.bad_step else loss
+
+
+def test_non_finite_loss_stops_before_the_update(tmp_path):
+    model = make_net()
+    with pytest.raises(FloatingPointError, match="step 6"):
+        train(model, NanAt(6), TrainConfig(**TOY_CONFIG), checkpoint_dir=tmp_path)
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [4]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_small_models_train_on_one_cpu_thread():
+    assert cpu_threads(2, hidden_size=64) == 1
+    assert cpu_threads(4, hidden_size=768) == 4
+    assert cpu_threads(0, hidden_size=None) == 1

@@ -64,7 +64,11 @@ def test_cross_field_checks(config, mutate, fragment):
 def test_dataset_names_map_to_files_and_languages(config):
     assert wfc.dataset(config, "train")["path"] == "resources/demo/en.train.tsv"
     gold_tgt = wfc.dataset(config, "gold.de.tgt")
-    assert (gold_tgt["lang"], gold_tgt["split"], gold_tgt["path"]) == ("de", "gold", "resources/demo/en-de.gold.de.tsv")
+    assert (gold_tgt["lang"], gold_tgt["split"], gold_tgt["path"]) == (
+        "de",
+        "gold",
+        "resources/demo/en-de.gold.de.tsv",
+    )
     assert wfc.dataset(config, "par.es.src")["lang"] == "en"
     assert wfc.dataset(config, "test.es")["lang"] == "es"
     with pytest.raises(ConfigError):

@@ -29,7 +29,7 @@ import torch
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.io import read_artifact
 from pipeline_steps.schemas import SENTENCES
-from pipeline_steps.train import TrainConfig, epoch_generator, train
+from pipeline_steps.train import TrainConfig, cpu_threads, epoch_generator, train
 
 log = logging.getLogger(__name__)
 
@@ -256,5 +256,5 @@ def main(ctx) -> None:
     if unknown:
         raise ConfigError(f"unknown tiny-model settings {sorted(unknown)} (known: {sorted(known)})")
     settings = TinySettings(**{k: v for k, v in ctx.params.items() if v is not None})
-    torch.set_num_threads(max(1, int(ctx.threads)))
+    torch.set_num_threads(cpu_threads(ctx.threads, settings.hidden_size))
     build_tiny_model(texts_from_sentences(paths), ctx.output["model"], settings)

@@ -109,8 +109,11 @@ def check(
     training_rules: set[str],
     gpu_model: str | None = None,
     only_rules: set[str] | None = None,
+    killed: set[str] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(proof lines, errors) for one run."""
+    """(proof lines, errors) for one run. ``killed``: SLURM ids of jobs the test killed; each must have
+    ended unsuccessfully and been resubmitted (one more job of its rule than planned)."""
+    killed = killed or set()
     errors: list[str] = []
     proof: list[str] = []
     run_id, submitted = parse_log(log_text)
@@ -138,10 +141,15 @@ def check(
             continue
         rule, wildcards = rule_of(job.get("Comment", ""))
         by_rule[rule] += 1
-        if job.get("JobState") != "COMPLETED":
+        if jid in killed:
+            if job.get("JobState") not in {"CANCELLED", "FAILED"}:
+                errors.append(f"killed job {jid} ({rule}) is {job.get('JobState')}, not CANCELLED/FAILED")
+            expected[rule] += 1
+        elif job.get("JobState") != "COMPLETED":
             errors.append(f"SLURM job {jid} ({rule} {wildcards}) is {job.get('JobState')}")
         request = gpu_request(job.get("TresPerJob", ""))
-        allocated = gpu_allocation(job.get("JOB_GRES", ""))
+        job_gres = job.get("JOB_GRES", "")
+        allocated = gpu_allocation(job_gres)
         tasks = records.get(jid, [])
         visible = sorted({t.get("CUDA_VISIBLE_DEVICES", UNSET) for t in tasks})
         if not tasks:
@@ -151,33 +159,40 @@ def check(
             if request is None or not request.startswith(want):
                 errors.append(f"training job {jid} ({rule} {wildcards}) requested {request!r}, not {want}N")
             if allocated < 1:
-                errors.append(f"training job {jid} ({rule}) was allocated no GPU (JOB_GRES {job.get('JOB_GRES')})")
+                errors.append(f"training job {jid} ({rule}) was allocated no GPU: JOB_GRES={job_gres}")
             if not visible or any(v in {UNSET, ""} for v in visible):
-                errors.append(f"training job {jid} ({rule}) ran a task without CUDA_VISIBLE_DEVICES: {visible}")
+                errors.append(f"training job {jid} ({rule}): a task without CUDA_VISIBLE_DEVICES: {visible}")
             steps = ",".join("batch" if t.get("step") == "?" else f"step {t.get('step')}" for t in tasks)
+            what = f"{rule} {wildcards}" + (", killed by the test" if jid in killed else "")
             training.append(
-                f"training job {jid} ({rule} {wildcards}): requested {request}, allocated {job.get('JOB_GRES')}, "
-                f"ran with CUDA_VISIBLE_DEVICES={'/'.join(visible)} ({steps})"
+                f"training job {jid} ({what}): requested {request}, "
+                f"allocated {job_gres}, ran with CUDA_VISIBLE_DEVICES={'/'.join(visible)} ({steps})"
             )
         else:
             if request is not None or allocated:
-                errors.append(f"job {jid} ({rule}) is not a training job but got a GPU: {request} / {allocated}")
+                errors.append(f"job {jid} ({rule}) is no training job but got a GPU: {request} / {allocated}")
             if any(v != UNSET for v in visible):
-                errors.append(f"job {jid} ({rule}) is not a training job but saw CUDA_VISIBLE_DEVICES={visible}")
+                errors.append(f"job {jid} ({rule}) is no training job but saw CUDA_VISIBLE_DEVICES={visible}")
             others.append(jid)
 
     if by_rule != expected:
-        errors.append(f"submitted per rule {dict(sorted(by_rule.items()))}, planned {dict(sorted(expected.items()))}")
+        errors.append(
+            f"submitted per rule {dict(sorted(by_rule.items()))}, planned {dict(sorted(expected.items()))}"
+        )
     if only_rules is not None and set(by_rule) - only_rules:
-        errors.append(f"rules {sorted(set(by_rule) - only_rules)} were submitted; only {sorted(only_rules)} may be")
+        extra = sorted(set(by_rule) - only_rules)
+        errors.append(f"rules {extra} were submitted; only {sorted(only_rules)} may be")
     if not training and (only_rules is None or only_rules & training_rules):
         errors.append(f"no job of the training rules {sorted(training_rules)} ran")
+    if killed - set(submitted):
+        errors.append(f"killed jobs {sorted(killed - set(submitted))} are not jobs of this run")
 
     ids = sorted(map(int, submitted)) or [0]
     per_rule = ", ".join(f"{n} {rule}" for rule, n in sorted(by_rule.items()))
+    states = "all COMPLETED" if not killed else f"{len(killed)} killed by the test, the others COMPLETED"
     proof.append(
         f"{len(submitted)} jobs submitted through sbatch (SLURM run {run_id}, job ids {ids[0]}..{ids[-1]}, "
-        f"all {'COMPLETED' if not errors else 'checked'}): {per_rule}"
+        f"{states if not errors else 'see FAIL'}): {per_rule}"
     )
     proof += training
     proof.append(f"{len(others)} other jobs requested no GPU and ran without CUDA_VISIBLE_DEVICES")
@@ -185,19 +200,21 @@ def check(
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--log", required=True, type=Path)
     parser.add_argument("--plan", required=True, type=Path)
     parser.add_argument("--task-record", required=True, type=Path)
     parser.add_argument("--training-rules", required=True, help="comma-separated")
     parser.add_argument("--gpu-model")
     parser.add_argument("--only-rules", help="comma-separated: the only rules this run may submit")
+    parser.add_argument("--killed", default="", help="comma-separated SLURM ids of jobs the test killed")
     parser.add_argument("--label", default="run")
     args = parser.parse_args(argv)
 
-    scontrol = subprocess.run(
-        ["scontrol", "show", "job", "--details", "--oneliner"], capture_output=True, text=True, timeout=30, check=True
-    ).stdout
+    command = ["scontrol", "show", "job", "--details", "--oneliner"]
+    scontrol = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
     proof, errors = check(
         args.log.read_text(encoding="utf-8", errors="replace"),
         args.plan.read_text(encoding="utf-8", errors="replace"),
@@ -206,6 +223,7 @@ def main(argv: list[str]) -> int:
         training_rules=set(args.training_rules.split(",")),
         gpu_model=args.gpu_model,
         only_rules=set(args.only_rules.split(",")) if args.only_rules else None,
+        killed={k for k in args.killed.split(",") if k},
     )
     for line in proof:
         print(f"[{args.label}] {line}")

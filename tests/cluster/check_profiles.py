@@ -35,7 +35,8 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def training_rules(profile: dict[str, Any]) -> list[str]:
     """Rules the profile gives a GPU (``gpu`` >= 1 in set-resources)."""
-    return sorted(rule for rule, res in (profile.get("set-resources") or {}).items() if int(res.get("gpu", 0)) >= 1)
+    resources = profile.get("set-resources") or {}
+    return sorted(rule for rule, res in resources.items() if int(res.get("gpu", 0)) >= 1)
 
 
 def _compare_resources(where: str, ref: dict, ci: dict, gpu_rule: bool) -> list[str]:
@@ -50,35 +51,31 @@ def _compare_resources(where: str, ref: dict, ci: dict, gpu_rule: bool) -> list[
                 errors.append(f"{where}: {key} on a rule without a GPU")
             continue
         if ref.get(key) != ci.get(key):
-            errors.append(f"{where}: {key} is {ci.get(key)!r} in the CI profile, {ref.get(key)!r} in profiles/slurm")
+            errors.append(f"{where}: {key} is {ci.get(key)!r} here, {ref.get(key)!r} in profiles/slurm")
     return errors
 
 
 def compare(ref: dict[str, Any], ci: dict[str, Any], max_threads: int = 2) -> list[str]:
     """Every difference between the two profiles that is not allowed (empty: fine)."""
-    errors = []
+    errors = [f"{key}: missing in the CI profile" for key in sorted(CI_ONLY_KEYS - set(ci))]
     for key in sorted(set(ref) | set(ci)):
-        if key in {"default-resources", "set-resources", "set-threads"}:
-            continue
-        if key in CI_ONLY_KEYS:
-            if key not in ci:
-                errors.append(f"{key}: missing in the CI profile")
+        if key in {"default-resources", "set-resources", "set-threads"} or key in CI_ONLY_KEYS:
             continue
         if key in CI_CHANGEABLE_KEYS:
             continue
         if ref.get(key) != ci.get(key):
             errors.append(f"{key}: {ci.get(key)!r} in the CI profile, {ref.get(key)!r} in profiles/slurm")
 
-    errors += _compare_resources(
-        "default-resources", ref.get("default-resources") or {}, ci.get("default-resources") or {}, gpu_rule=False
-    )
+    ref_default, ci_default = ref.get("default-resources") or {}, ci.get("default-resources") or {}
+    errors += _compare_resources("default-resources", ref_default, ci_default, gpu_rule=False)
 
     ref_threads, ci_threads = ref.get("set-threads") or {}, ci.get("set-threads") or {}
     if set(ref_threads) != set(ci_threads):
         errors.append(f"set-threads: rules {sorted(ref_threads)} vs {sorted(ci_threads)} in the CI profile")
     for rule in sorted(set(ref_threads) & set(ci_threads)):
         if not 1 <= ci_threads[rule] <= min(max_threads, ref_threads[rule]):
-            errors.append(f"set-threads {rule}: {ci_threads[rule]} (1..min({max_threads}, {ref_threads[rule]}))")
+            limit = min(max_threads, ref_threads[rule])
+            errors.append(f"set-threads {rule}: {ci_threads[rule]}, not in 1..{limit}")
 
     ref_res, ci_res = ref.get("set-resources") or {}, ci.get("set-resources") or {}
     if set(ref_res) != set(ci_res):
@@ -101,7 +98,8 @@ def main(argv: list[str]) -> int:
         print(f"profile mismatch: {error}", file=sys.stderr)
     if errors:
         return 1
-    print(f"profiles agree: {argv[1]} = {argv[0]} + CI settings; training rules: {' '.join(training_rules(ref))}")
+    rules = " ".join(training_rules(ref))
+    print(f"profiles agree: {argv[1]} = {argv[0]} + CI settings; training rules: {rules}")
     return 0
 
 

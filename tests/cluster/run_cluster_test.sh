@@ -11,13 +11,18 @@
 #    all planned jobs ran, that each training job asked for and got a GPU and ran with CUDA_VISIBLE_DEVICES;
 # 4. edits one fine-tuning parameter (finetune.lr) and reruns: only finetune and what is downstream of it
 #    may be submitted;
-# 5. stops every daemon by its pid file (also on failure or interruption).
+# 5. sets finetune.lr back and reruns up to the evaluation, killing the training job with SIGKILL
+#    (scancel --signal=KILL) once its first checkpoint exists: Snakemake's `retries` resubmits it; it must
+#    resume from the checkpoint and end with run 1's train log, weights and evaluation;
+# 6. stops every daemon by the pid in its pid file (also on failure or interruption).
 # Idempotent (a second run starts from a clean cluster and a fresh copy). Proof lines: "cluster up",
 # "N jobs submitted through sbatch", "training job ...", "workflow complete", "daemons stopped".
 #
-# Environment: XLT_CLUSTER_WORKDIR (default /tmp/xlt-cluster-test, the copy; kept for inspection),
-# XLT_VENV (default <repo>/.venv, must have snakemake + snakemake-executor-plugin-slurm),
-# XLT_CLUSTER_TIMEOUT (seconds per workflow run, default 1200), XLT_CLUSTER_RERUN=0 skips step 4.
+# Environment: XLT_CLUSTER_WORKDIR (default /tmp/xlt-cluster-test: the copy, kept for inspection),
+# XLT_VENV (default <repo>/.venv, with snakemake + snakemake-executor-plugin-slurm),
+# XLT_CLUSTER_TIMEOUT (seconds per workflow run, default 1200), XLT_CLUSTER_RERUN=0 skips step 4,
+# XLT_CLUSTER_RESUME=0 skips step 5, XLT_CLUSTER_MLM_STEPS (default 60; empty: the demo's own value) sets
+# model.tiny.mlm_steps in the copy to keep the CI run short (the DAG and every other setting unchanged).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -27,9 +32,12 @@ VENV=${XLT_VENV:-$REPO/.venv}
 PROFILE=profiles/slurm-ci
 RUN_TIMEOUT=${XLT_CLUSTER_TIMEOUT:-1200}
 RERUN=${XLT_CLUSTER_RERUN:-1}
+RESUME=${XLT_CLUSTER_RESUME:-1}
+MLM_STEPS=${XLT_CLUSTER_MLM_STEPS-60}
 TASK_RECORD=/var/log/xlt-slurm/task-env.log
 T0=$(date +%s)
 SMK_PID=""
+KILLER_PID=""
 
 say() { echo "[cluster-test +$(($(date +%s) - T0))s] $*"; }
 fail() {
@@ -40,6 +48,9 @@ fail() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if [[ -n $KILLER_PID ]] && kill -0 "$KILLER_PID" 2>/dev/null; then
+    kill "$KILLER_PID" 2>/dev/null || true
+  fi
   if [[ -n $SMK_PID ]] && kill -0 "$SMK_PID" 2>/dev/null; then
     say "stopping snakemake (pid $SMK_PID)"
     kill -TERM "$SMK_PID" 2>/dev/null || true
@@ -55,23 +66,16 @@ trap 'exit 130' INT TERM
 [[ $(id -u) -eq 0 ]] || fail "run as root (apt-get, /etc/slurm, daemons)"
 [[ -x $VENV/bin/snakemake ]] || fail "no snakemake in $VENV (run 'make setup' first)"
 PY="$VENV/bin/python"
+CONFIG_TOOL="$HERE/config_tool.py"
 
-# --- 1. the CI profile is the real one plus what a one-node cluster needs ---------------------------
+# --- 1. the CI profile is the real one plus what a one-node cluster needs -------------------------------
 "$PY" "$HERE/check_profiles.py" "$REPO/profiles/slurm/config.yaml" "$REPO/$PROFILE/config.yaml"
-read -r TRAINING GPU_MODEL < <("$PY" - "$REPO/$PROFILE/config.yaml" <<'EOF'
-import sys
-import yaml
-res = yaml.safe_load(open(sys.argv[1]))["set-resources"]
-rules = sorted(r for r, v in res.items() if int(v.get("gpu", 0)) >= 1)
-models = {res[r].get("gpu_model", "") for r in rules}
-print(",".join(rules), models.pop() if len(models) == 1 else "")
-EOF
-)
+read -r TRAINING GPU_MODEL < <("$PY" "$CONFIG_TOOL" gpu "$REPO/$PROFILE/config.yaml")
 
-# --- 2. the cluster ------------------------------------------------------------------------------------
+# --- 2. the cluster -------------------------------------------------------------------------------------
 bash "$HERE/cluster.sh" up
 
-# --- 3. the demo through sbatch -----------------------------------------------------------------------
+# --- 3. the demo through sbatch, in a fresh copy of the repository ---------------------------------------
 say "fresh copy of the repository in $WORK"
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -80,21 +84,26 @@ tar -C "$REPO" -cf - --exclude=./.git --exclude=./.venv --exclude=./results --ex
   --exclude=./.pytest_cache --exclude=./.ruff_cache . | tar -C "$WORK" -xf -
 cd "$WORK"
 export PATH="$VENV/bin:$PATH" PYTHONPATH="$WORK${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-[[ $("$PY" -c 'import pipeline_steps, os; print(os.path.dirname(pipeline_steps.__file__))') == "$WORK/pipeline_steps" ]] \
+[[ $("$PY" -c 'import os, pipeline_steps; print(os.path.dirname(pipeline_steps.__file__))') == "$WORK/pipeline_steps" ]] \
   || fail "pipeline_steps is not imported from the copy"
 
-run_workflow() { # label
-  local label=$1
-  snakemake -n --workflow-profile "$PROFILE" >"$WORK/$label.plan.log" 2>&1 \
+config_get() { "$PY" "$CONFIG_TOOL" get config/config.yaml "$1"; }
+config_set() { "$PY" "$CONFIG_TOOL" set config/config.yaml "$1" "$2"; }
+
+run_workflow() { # label [targets...]: the plan (dry run), then the real run through SLURM
+  local label=$1 t rc=0 f
+  shift
+  snakemake -n --workflow-profile "$PROFILE" "$@" >"$WORK/$label.plan.log" 2>&1 \
     || { tail -n 40 "$WORK/$label.plan.log"; fail "$label: dry run failed"; }
-  say "$label: $(grep -E '^total +[0-9]+' "$WORK/$label.plan.log" | awk '{print $2}') jobs planned; snakemake --workflow-profile $PROFILE"
-  local t=$(date +%s) rc=0
-  timeout --signal=TERM "$RUN_TIMEOUT" snakemake --workflow-profile "$PROFILE" >"$WORK/$label.log" 2>&1 &
+  say "$label: $(grep -m1 -E '^total +[0-9]+' "$WORK/$label.plan.log" | awk '{print $2}') jobs planned;" \
+    "snakemake --workflow-profile $PROFILE $*"
+  t=$(date +%s)
+  timeout --signal=TERM "$RUN_TIMEOUT" snakemake --workflow-profile "$PROFILE" "$@" >"$WORK/$label.log" 2>&1 &
   SMK_PID=$!
-  # progress: one line per submission and per finished step
+  # progress: one line per submission and per finished job
   tail -n +1 -f --pid="$SMK_PID" "$WORK/$label.log" 2>/dev/null \
     | grep --line-buffered -E 'has been submitted with SLURM jobid|steps \([0-9]+%\) done|^Error|rror in rule' \
-    | sed -u "s/^/[$label] /" || true
+    | sed -u -E "s/^/[$label] /; s/ \(log: .*//" || true
   wait "$SMK_PID" || rc=$?
   SMK_PID=""
   if ((rc != 0)); then
@@ -106,28 +115,78 @@ run_workflow() { # label
     fail "$label: snakemake exited $rc (timeout ${RUN_TIMEOUT}s gives 124)"
   fi
   say "$label: snakemake finished in $(($(date +%s) - t)) s"
-  "$PY" "$HERE/check_jobs.py" --label "$label" --log "$WORK/$label.log" --plan "$WORK/$label.plan.log" \
-    --task-record "$TASK_RECORD" --training-rules "$TRAINING" ${GPU_MODEL:+--gpu-model "$GPU_MODEL"} "${@:2}"
 }
 
+check_run() { # label [check_jobs.py options]: what SLURM ran, from its own records
+  local label=$1
+  shift
+  "$PY" "$HERE/check_jobs.py" --label "$label" --log "$WORK/$label.log" --plan "$WORK/$label.plan.log" \
+    --task-record "$TASK_RECORD" --training-rules "$TRAINING" ${GPU_MODEL:+--gpu-model "$GPU_MODEL"} "$@"
+}
+
+kill_after_checkpoint() { # checkpoint-root record-file: SIGKILL the running training job after a checkpoint
+  local root=$1 record=$2 jid ckpt i
+  for ((i = 0; i < 6000; i++)); do
+    jid=$(timeout 5 squeue -h --states=RUNNING -o "%i %k" 2>/dev/null \
+      | awk -v prefix="rule_${TRAINING%%,*}_" 'index($2, prefix) == 1 {print $1; exit}') || true
+    ckpt=$(find "$root" -mindepth 1 -maxdepth 3 -type d -name 'step-*' 2>/dev/null | sort | head -n 1) || true
+    if [[ -n $jid && -n $ckpt ]]; then
+      scancel --signal=KILL "$jid"
+      echo "$jid $(basename "$ckpt")" >"$record"
+      echo "[resume] SIGKILL to training job $jid (scancel --signal=KILL) after its checkpoint $(basename "$ckpt")"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "[resume] no running training job with a checkpoint within 20 min" >&2
+  return 1
+}
+
+# The CI scale: a shorter MLM pre-training of the tiny encoder; the DAG and all else as in the demo.
+if [[ -n $MLM_STEPS ]]; then
+  config_set model.tiny.mlm_steps "$MLM_STEPS"
+fi
+experiment=$(config_get experiment)
+method=$(config_get methods)
+seed=$(config_get seeds)
+lr=$(config_get finetune.lr)
+finetune_out=results/$experiment/finetune/$method/$seed
+
 run_workflow run1
-experiment=$("$PY" -c 'import yaml; print(yaml.safe_load(open("config/config.yaml"))["experiment"])')
+check_run run1
 [[ -s results/$experiment/report/table.md ]] || fail "no results/$experiment/report/table.md"
 snakemake -n --workflow-profile "$PROFILE" 2>&1 | grep -q "Nothing to be done" || fail "a second dry run still has work"
 echo "workflow complete"
 sed 's/^/    /' "results/$experiment/report/table.md"
+mkdir -p "$WORK/reference"
+cp "$finetune_out/train_log.parquet" "$finetune_out/model/model.safetensors" "$WORK/reference/"
+cp "results/$experiment/eval/$method/$seed.parquet" "$WORK/reference/eval.parquet"
 
-# --- 4. edit one fine-tuning parameter: only the downstream jobs go to SLURM ----------------------------
+# --- 4. edit one fine-tuning parameter: only the downstream jobs go to SLURM ------------------------------
 if [[ $RERUN == 1 ]]; then
-  "$PY" - <<'EOF'
-import yaml
-path = "config/config.yaml"
-config = yaml.safe_load(open(path))
-old = config["finetune"]["lr"]
-config["finetune"]["lr"] = old * 2
-yaml.safe_dump(config, open(path, "w"), sort_keys=False)
-print(f"edited config/config.yaml: finetune.lr {old} -> {old * 2}")
-EOF
-  run_workflow rerun-lr --only-rules finetune,predict,evaluate,report
-  echo "rerun after editing finetune.lr complete"
+  config_set finetune.lr "$("$PY" -c "print(2 * $lr)")"
+  run_workflow rerun-lr
+  check_run rerun-lr --only-rules finetune,predict,evaluate,report
+  echo "rerun after editing finetune.lr complete: only finetune and the jobs downstream of it were submitted"
+fi
+
+# --- 5. kill the training job after its first checkpoint: retried, resumed, same result as run 1 ----------
+if [[ $RESUME == 1 ]]; then
+  resume_args=("results/$experiment/eval/$method/$seed.parquet")
+  if [[ $RERUN == 1 ]]; then
+    config_set finetune.lr "$lr" # back to run 1's value: finetune is outdated again
+  else
+    resume_args+=(--forcerun "${TRAINING%%,*}")
+  fi
+  rm -rf "$finetune_out/checkpoints"
+  kill_after_checkpoint "$finetune_out/checkpoints" "$WORK/resume.killed" &
+  KILLER_PID=$!
+  run_workflow resume "${resume_args[@]}"
+  wait "$KILLER_PID" || fail "resume: the training job was not killed"
+  KILLER_PID=""
+  read -r killed_job killed_at <"$WORK/resume.killed"
+  check_run resume --only-rules finetune,predict,evaluate --killed "$killed_job"
+  "$PY" "$HERE/check_resume.py" --reference "$WORK/reference" --run-dir "$WORK" --experiment "$experiment" \
+    --method "$method" --seed "$seed" --killed-at "$killed_at"
+  echo "resume after SIGKILL complete"
 fi
