@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline_steps import align, formats, project, projection_eval  # noqa: E402
 from pipeline_steps.align.build_fast_align import build  # noqa: E402
 from pipeline_steps.io import write_artifact, write_json  # noqa: E402
+from pipeline_steps.pairs import pair_sentences  # noqa: E402
 from pipeline_steps.schemas import PROJECTION_SCORES  # noqa: E402
 from pipeline_steps.tags import spans_from_tags  # noqa: E402
 
@@ -33,24 +35,8 @@ log = logging.getLogger("projection_bench")
 
 
 def pairs_from(src: pd.DataFrame, tgt: pd.DataFrame, corpus: str) -> pd.DataFrame:
-    """A PAIRS frame from two row-parallel sentence frames."""
-    if len(src) != len(tgt):
-        raise SystemExit(
-            f"{corpus}: {len(src)} source but {len(tgt)} target sentences (files must be parallel)"
-        )
-    src_lang, tgt_lang = src["lang"].iloc[0], tgt["lang"].iloc[0]
-    return pd.DataFrame(
-        {
-            "id": [f"{corpus}-{src_lang}-{tgt_lang}-{i:06d}" for i in range(len(src))],
-            "src_id": list(src["id"]),
-            "tgt_id": list(tgt["id"]),
-            "src_lang": src_lang,
-            "tgt_lang": tgt_lang,
-            "src_tokens": list(src["tokens"]),
-            "tgt_tokens": list(tgt["tokens"]),
-            "provider": "parallel",
-        }
-    )
+    """A PAIRS frame from two row-parallel sentence frames (the workflow's pair_parallel step)."""
+    return pair_sentences(src, tgt, corpus, src["lang"].iloc[0], tgt["lang"].iloc[0])
 
 
 def spans_frame(sentences: pd.DataFrame, scheme: str) -> pd.DataFrame:
@@ -95,6 +81,14 @@ def fast_align_bin(args) -> str | None:
 def backend_options(args, backend: str) -> dict:
     if backend == "fast_align":
         return {"binary": fast_align_bin(args)}
+    if backend == "embedding":
+        opts = {"name_or_path": args.embedding_model}
+        for item in args.embedding_option:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise SystemExit(f"--embedding-option {item!r}: expected KEY=VALUE")
+            opts[key] = yaml.safe_load(value)
+        return opts
     return {"rel_iterations": args.rel_iterations} if backend == "eflomal" else {}
 
 
@@ -144,6 +138,7 @@ def cmd_project(args) -> dict:
                 "mapping": mapping,
                 "symmetrize": args.symmetrize,
                 **({"rel_iterations": args.rel_iterations} if backend == "eflomal" else {}),
+                **({"options": backend_options(args, backend)} if backend == "embedding" else {}),
                 "extra_pairs": n_extra,
                 "repeats": len(reps),
                 args.tgt_lang: {k: v for k, v in first.items() if k not in ("totals", "align_seconds")},
@@ -253,6 +248,15 @@ def main(argv: list[str] | None = None) -> None:
     common.add_argument("--extra-tgt", help="extra parallel text for the aligner (target side)")
     common.add_argument("--repeats", type=int, default=1, help="eflomal runs (it cannot be seeded)")
     common.add_argument("--threads", type=int, default=1)
+    common.add_argument("--embedding-model", help="encoder (HF name or folder) of the embedding backend")
+    common.add_argument(
+        "--embedding-option",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="options of the embedding backend, e.g. layer=8 method=argmax",
+    )
     common.add_argument(
         "--rel-iterations",
         type=float,

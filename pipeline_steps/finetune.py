@@ -128,6 +128,18 @@ def base_model(model_input: Any, name_or_path: str | None) -> str:
     return str(chosen)
 
 
+def phase_steps(results: Sequence[Any]) -> list[dict[str, Any]]:
+    """The training phases with their (running) step ranges, e.g. MTL-WS ``warmup`` steps 1..Z then
+    ``main`` (the train log numbers steps across phases; Figure 2 plots the ``main`` steps)."""
+    out, first = [], 1
+    for r in results:
+        out.append(
+            {"phase": r.phase, "first_step": first, "last_step": first + r.steps - 1, "steps": r.steps}
+        )
+        first += r.steps
+    return out
+
+
 def train_config(p: dict[str, Any], method: str) -> TrainConfig:
     def opt(key: str, default: Any, cast=float):
         value = p.get(key)
@@ -155,7 +167,8 @@ def main(ctx) -> None:
     of projected artifacts); output: model (folder), log (train_log); params: method, seed,
     model_name_or_path, scheme, labels, lr, epochs, batch_size, max_length, warmup_ratio, weight_decay,
     checkpoint_steps, eval_steps, checkpoint_dir, max_steps (optional: eval_after, max_grad_norm,
-    device, keep_checkpoints)."""
+    device, keep_checkpoints; for the translation-based methods and MTL-WS: target_langs, task and
+    method_params, see ``pipeline_steps.methods``)."""
     p = dict(ctx.params)
     method = p["method"]
     seed = int(p["seed"])
@@ -223,6 +236,7 @@ def main(ctx) -> None:
         "best_step": result.best_step,
         "best_dev_f1": result.best_f1,
         "max_length": max_length,
+        "phases": phase_steps(trainer.results),
     }
     save_model_dir(model, tokenizer, out_model, meta)
     write_artifact(train_log, ctx.output["log"], TRAIN_LOG)

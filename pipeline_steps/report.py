@@ -19,9 +19,25 @@ import pandas as pd  # noqa: E402
 
 from pipeline_steps.io import atomic_path, read_artifact, write_text  # noqa: E402
 from pipeline_steps.runner import StepContext  # noqa: E402
-from pipeline_steps.schemas import METRICS  # noqa: E402
+from pipeline_steps.schemas import METRICS, TRAIN_LOG  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+
+def merge_per_language_models(metrics: pd.DataFrame, target_langs: list[str]) -> pd.DataFrame:
+    """One row per config method: a per-language model (``to-de``) contributes only its own
+    language's cell to the ``to`` row, and the row's ``avg`` is the mean of those cells (per seed),
+    as in paper 001 Table 1. Other methods pass through unchanged."""
+    parts = metrics["method"].str.split("-", n=1, expand=True).reindex(columns=[0, 1])
+    per_lang = parts[1].notna()
+    kept = metrics[~per_lang]
+    own = metrics[per_lang & (metrics["lang"] == parts[1])].assign(method=parts[0][per_lang])
+    f1 = own[(own["metric"] == "f1") & own["lang"].isin(target_langs)]
+    avg = f1.groupby(["method", "seed"], as_index=False).agg(
+        value=("value", "mean"), support=("support", "sum")
+    )
+    avg = avg.assign(lang="avg", metric="f1")[metrics.columns]
+    return pd.concat([kept, own, avg], ignore_index=True)
 
 
 def f1_table(metrics: pd.DataFrame, methods: list[str], langs: list[str]) -> pd.DataFrame:
@@ -88,12 +104,53 @@ def plot(table: pd.DataFrame, path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
+def convergence(logs: dict[str, pd.DataFrame], phases: dict[str, list[dict]]) -> pd.DataFrame:
+    """Dev F1 against fine-tuning step (paper 001 Figure 2): for MTL-WS the steps of its ``main``
+    phase (after the warm-up), so both curves start at the first adaptation step."""
+    rows = []
+    for method, df in logs.items():
+        main_phase = [ph for ph in phases.get(method, []) if ph["phase"] == "main"]
+        first = main_phase[0]["first_step"] if main_phase else 1
+        dev = df[df["dev_f1"].notna() & (df["step"] >= first)]
+        rows += [(method, int(r.step) - first + 1, 100.0 * r.dev_f1) for r in dev.itertuples()]
+    return pd.DataFrame(rows, columns=["method", "step", "dev_f1"])
+
+
+def plot_convergence(curves: pd.DataFrame, path: str | Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for method, group in curves.groupby("method", sort=False):
+        ax.plot(group["step"], group["dev_f1"], marker="o", markersize=3, label=method)
+    ax.set_xlabel("fine-tuning step (after warm-up)")
+    ax.set_ylabel("source dev F1 (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
 def main(ctx: StepContext) -> None:
     frames = [read_artifact(p, METRICS) for p in ctx.input["metrics"]]
-    metrics = pd.concat(frames, ignore_index=True)
     p = ctx.params
+    metrics = merge_per_language_models(pd.concat(frames, ignore_index=True), list(p["target_langs"]))
     langs = [p["source_lang"]] + list(p["target_langs"])
     table = f1_table(metrics, list(p["methods"]), langs)
+    convergence_png = ctx.output.get("convergence")  # a one-element list, or empty without curves
+    if isinstance(convergence_png, list):
+        convergence_png = convergence_png[0] if convergence_png else None
+    if convergence_png:
+        logs = {
+            m: read_artifact(f, TRAIN_LOG)
+            for m, f in zip(p["curve_methods"], ctx.input["train_logs"], strict=True)
+        }
+        phases = {
+            m: json.loads((Path(d) / "xlt_finetune.json").read_text(encoding="utf-8")).get("phases", [])
+            for m, d in zip(p["curve_methods"], ctx.input["models"], strict=True)
+        }
+        plot_convergence(
+            convergence(logs, phases), convergence_png, "Effect of warm-up on convergence"
+        )
     projection = None
     if ctx.input.get("projection"):
         projection = json.loads(Path(ctx.input["projection"][0]).read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_steps.errors import ConfigError
+from pipeline_steps.method_names import expand_methods, projected_langs, split_method
 
 DATASET_NAME = r"train|dev|test\.[a-z]{2,3}|(gold|par)\.[a-z]{2,3}\.(src|tgt)"
 
@@ -102,13 +103,46 @@ def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
     keys = {
         "method": method,
         "seed": seed,
+        "method_params": method_params(config, method),
         "finetune": config["finetune"],
         "model": config["model"],
         "scheme": config["scheme"],
         "labels": config["labels"],
         "data": {k: config["data"][k] for k in ("train", "dev")},
     }
+    if method_extra_langs(config, method):  # trains on projected data: how it was made matters too
+        keys.update({k: config.get(k) for k in ("translate", "align", "project")})
     return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def dag_methods(config: dict) -> list[str]:
+    """Method names in the DAG: ``to``/``bilingual`` become one model per translated language."""
+    return expand_methods(config["methods"], translate_langs(config))
+
+
+def method_params(config: dict, method: str) -> dict[str, Any]:
+    """``method_params.{base method}`` of the config (e.g. Z, K, gamma, beta for mtl_ws)."""
+    return dict((config.get("method_params") or {}).get(split_method(method)[0]) or {})
+
+
+def method_extra_langs(config: dict, method: str) -> list[str]:
+    """Target languages whose projected training data ``method`` trains on."""
+    return projected_langs(method, translate_langs(config))
+
+
+def method_inputs(config: dict, method: str) -> list[str]:
+    r = results_dir(config)
+    return [f"{r}/project/translated.{lang}.parquet" for lang in method_extra_langs(config, method)]
+
+
+def method_test_langs(config: dict, method: str) -> list[str]:
+    """Test sets a method's model is evaluated on: a per-language model (``to-de``) only on its own
+    language (and the source), every other model on every test set."""
+    base, lang = split_method(method)
+    langs = test_langs(config)
+    if lang is None:
+        return langs
+    return [x for x in langs if x in (config["source_lang"], lang)]
 
 
 def all_targets(config: dict) -> list[str]:

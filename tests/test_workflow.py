@@ -57,6 +57,7 @@ def planned_rules(proc: subprocess.CompletedProcess) -> dict[str, int]:
     table = text.split("Job stats:", 1)[1]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.M))
     counts.pop("total", None)
+    counts.pop("all", None)
     return {rule: int(n) for rule, n in counts.items()}
 
 
@@ -97,7 +98,7 @@ def test_end_to_end_artifacts(finished):
     ]:
         df = io.read_artifact(path, artifact)
         assert len(df) > 0, path
-        assert duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchone()[0] == len(df)
+        assert duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchall() == [(len(df),)]
     spacy_spans = pd.read_parquet(r / "spans/par.de.src.parquet")
     assert set(spacy_spans["origin"]) == {"spacy"}
 
@@ -133,4 +134,12 @@ def test_bad_config_is_reported_readably(workdir):
     (workdir / "bad.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
-    assert "giza" in proc.stderr and "backend" in proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "'giza' is not one of ['eflomal', 'fast_align']" in out
+    assert "instance['align']['backend']" in out
+
+
+def test_snakemake_report_bundles_table_and_plot(finished, workdir):
+    snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text(encoding="utf-8", errors="replace")
+    assert "table.md" in html and "f1.png" in html

@@ -1,13 +1,24 @@
 """Adaptation methods: each turns its data into recipes for the shared loop (``pipeline_steps.train``).
 
 A method is built from a ``MethodData`` and has ``fit(model, trainer) -> TrainResult``; it calls
-``trainer.run(phase, model, recipe, **overrides)`` once per phase (one phase for ZERO-SHOT; MTL-WS
-would run a warm-up phase with ``optimizer="sgd"`` and a recipe whose ``backward`` performs Eq. 7-8,
-then a ZERO-SHOT phase). Register new methods in ``METHODS``.
+``trainer.run(phase, model, recipe, **overrides)`` once per phase. Paper 001 (Li et al. 2020):
+
+| name | paper | trains on |
+|---|---|---|
+| ``zero_shot`` | Sec. 3, Eq. 3 | D_src |
+| ``to`` | Sec. 4, Eq. 4 | D_l of one target language l |
+| ``bilingual`` | Sec. 4, Eq. 5 | D_src + D_l of one target language l |
+| ``mtl`` | Sec. 4, Eq. 6 | D_src + D_l of every target language |
+| ``mtl_ws`` | Sec. 5, Eq. 7-9 | warm-up on every D_l, then D_src |
+
+D_l is the projected (pseudo-labelled) translation of the source training set into l. The
+per-language methods (``PER_LANGUAGE``) take the language from a method name ``to-de`` /
+``bilingual-es`` or from ``method_params["lang"]``. Register new methods in ``METHODS``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +27,15 @@ from typing import Any
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError
+from pipeline_steps.method_names import (  # noqa: F401 -- re-exported
+    ALL_TARGETS,
+    PER_LANGUAGE,
+    expand_methods,
+    projected_langs,
+    split_method,
+)
+from pipeline_steps.methods.mtl_ws import MultilingualWarmStart
+from pipeline_steps.methods.translate_train import Bilingual, Multilingual, TargetOnly
 from pipeline_steps.methods.zero_shot import SupervisedTagging, ZeroShot
 from pipeline_steps.models.token_classification import Encoded, encode
 
@@ -40,6 +60,20 @@ class MethodData:
     def pad_id(self) -> int:
         return int(self.tokenizer.pad_token_id)
 
+    @property
+    def method_params(self) -> dict[str, Any]:
+        """``params["method_params"]``: the settings of this method (e.g. Z, K, gamma, beta; lang)."""
+        value = self.params.get("method_params") or {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"method_params must be a mapping, got {type(value).__name__}: {value!r}")
+        return dict(value)
+
+    @property
+    def target_langs(self) -> list[str] | None:
+        """``params["target_langs"]`` when given (the config's target languages), else None."""
+        langs = self.params.get("target_langs")
+        return None if not langs else [str(x) for x in langs]
+
     def encode(self, frame: pd.DataFrame, labelled: bool = True) -> Encoded:
         """Sub-word encode a frame with ``tokens`` (and ``tags``) columns; labels on first sub-words."""
         tags = list(frame["tags"]) if labelled else None
@@ -48,16 +82,41 @@ class MethodData:
         )
 
 
-METHODS: dict[str, Callable[[MethodData], Any]] = {"zero_shot": ZeroShot}
+METHODS: dict[str, Callable[[MethodData], Any]] = {
+    "zero_shot": ZeroShot,
+    "to": TargetOnly,
+    "bilingual": Bilingual,
+    "mtl": Multilingual,
+    "mtl_ws": MultilingualWarmStart,
+}
 
 
 def make_method(name: str, data: MethodData):
-    """The method registered as ``name``, bound to ``data``."""
+    """The method registered as ``name`` (``to-de`` = ``to`` with ``method_params.lang = "de"``)."""
+    base, lang = split_method(name)
     try:
-        factory = METHODS[name]
+        factory = METHODS[base]
     except KeyError:
         raise ConfigError(f"unknown method {name!r}; known methods: {sorted(METHODS)}") from None
+    if lang is not None:
+        mp = data.method_params
+        if mp.get("lang") not in (None, lang):
+            raise ConfigError(f"method {name!r} but method_params.lang is {mp['lang']!r}")
+        data = dataclasses.replace(data, params={**data.params, "method_params": {**mp, "lang": lang}})
     return factory(data)
 
 
-__all__ = ["METHODS", "MethodData", "SupervisedTagging", "ZeroShot", "make_method"]
+__all__ = [
+    "METHODS",
+    "Bilingual",
+    "MethodData",
+    "Multilingual",
+    "MultilingualWarmStart",
+    "TargetOnly",
+    "SupervisedTagging",
+    "ZeroShot",
+    "expand_methods",
+    "make_method",
+    "projected_langs",
+    "split_method",
+]

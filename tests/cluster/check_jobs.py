@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 LOCAL_RULES = {"all"}
@@ -99,6 +100,23 @@ def gpu_allocation(job_gres: str) -> int:
     """Number of GPUs SLURM allocated to a job: JOB_GRES of ``scontrol show job -d`` (``gpu:fake:1``)."""
     match = re.search(r"(?:^|,)gpu(?::[A-Za-z0-9_.]+)?:(\d+)", job_gres)
     return int(match.group(1)) if match else 0
+
+
+def timing(jobs: list[dict[str, str]]) -> str:
+    """Queue wait, run time and span of jobs from their SubmitTime/StartTime/EndTime ('' if unknown)."""
+    try:
+        times = [
+            [datetime.fromisoformat(job[key]) for key in ("SubmitTime", "StartTime", "EndTime")]
+            for job in jobs
+        ]
+    except (KeyError, ValueError):
+        return ""
+    if not times:
+        return ""
+    wait = sum((start - submit).total_seconds() for submit, start, _ in times) / len(times)
+    run = sum((end - start).total_seconds() for _, start, end in times) / len(times)
+    span = (max(end for *_, end in times) - min(submit for submit, *_ in times)).total_seconds()
+    return f"SLURM timing: mean queue wait {wait:.1f} s, mean run {run:.1f} s, submit to end {span:.0f} s"
 
 
 def check(
@@ -196,6 +214,9 @@ def check(
     )
     proof += training
     proof.append(f"{len(others)} other jobs requested no GPU and ran without CUDA_VISIBLE_DEVICES")
+    summary = timing([jobs[jid] for jid in submitted if jid in jobs])
+    if summary:
+        proof.append(summary)
     return proof, errors
 
 
@@ -210,11 +231,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gpu-model")
     parser.add_argument("--only-rules", help="comma-separated: the only rules this run may submit")
     parser.add_argument("--killed", default="", help="comma-separated SLURM ids of jobs the test killed")
+    parser.add_argument("--save-scontrol", type=Path, help="write scontrol's records here (for debugging)")
     parser.add_argument("--label", default="run")
     args = parser.parse_args(argv)
 
     command = ["scontrol", "show", "job", "--details", "--oneliner"]
     scontrol = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
+    if args.save_scontrol:
+        args.save_scontrol.write_text(scontrol, encoding="utf-8")
     proof, errors = check(
         args.log.read_text(encoding="utf-8", errors="replace"),
         args.plan.read_text(encoding="utf-8", errors="replace"),

@@ -23,6 +23,7 @@ MARK="# Written by xlt tests/cluster/cluster.sh: a one-node test cluster. Safe t
 TASK_RECORD="$LOG_DIR/task-env.log"
 MUNGE_PID=/run/munge/xlt-munged.pid  # munged runs as munge: its pid file lives in its own /run/munge
 UP_TIMEOUT=${XLT_CLUSTER_UP_TIMEOUT:-60}  # seconds to wait for the node to become idle
+OVERSUBSCRIBE=${XLT_CLUSTER_OVERSUBSCRIBE:-3} # jobs that may share one core (1: none)
 
 log() { echo "[cluster] $*"; }
 die() {
@@ -94,7 +95,6 @@ down() {
 
 write_config() {
   local host node_line
-  host=$(hostname)
   if [[ -f $CONF_DIR/slurm.conf ]] && ! grep -qxF "$MARK" "$CONF_DIR/slurm.conf"; then
     die "$CONF_DIR/slurm.conf exists and was not written by this script; not touching a real cluster"
   fi
@@ -110,6 +110,9 @@ write_config() {
   # CPUs, sockets, cores, threads and RealMemory exactly as slurmd sees them (more would drain the node).
   node_line=$(slurmd -C | head -n 1)
   [[ $node_line == NodeName=* ]] || die "unexpected 'slurmd -C' output: $node_line"
+  # $(hostname) as slurmd sees it (the short name), so that slurmd finds its NodeName line
+  host=${node_line#NodeName=}
+  host=${host%% *}
 
   cat >"$CONF_DIR/slurm.conf" <<EOF
 $MARK
@@ -144,8 +147,11 @@ MinJobAge=3600
 # Records each task's GPU environment (CUDA_VISIBLE_DEVICES) for the test.
 TaskProlog=$CONF_DIR/xlt-task-prolog.sh
 ${node_line/ UpTime=*/} NodeAddr=127.0.0.1 Gres=gpu:fake:2 State=UNKNOWN
-PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
-PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
+# Partitions named as in profiles/slurm. OverSubscribe=FORCE:$OVERSUBSCRIBE: up to $OVERSUBSCRIBE jobs share a core
+# (memory and GPUs stay exclusive): the short jobs of the test mostly start Python, so overlapping them
+# keeps both CPUs busy between Snakemake's status checks.
+PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:$OVERSUBSCRIBE
+PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP OverSubscribe=FORCE:$OVERSUBSCRIBE
 EOF
   cat >"$CONF_DIR/gres.conf" <<EOF
 $MARK
@@ -153,7 +159,8 @@ AutoDetect=off
 NodeName=$host Name=gpu Type=fake File=/dev/fakegpu[0-1]
 EOF
   install -m 0755 "$HERE/task_prolog.sh" "$CONF_DIR/xlt-task-prolog.sh"
-  log "wrote $CONF_DIR/slurm.conf ($(echo "${node_line/ UpTime=*/}" | tr -s ' ')) and gres.conf"
+  log "wrote $CONF_DIR/slurm.conf ($(echo "${node_line/ UpTime=*/}" | tr -s ' '), Gres=gpu:fake:2," \
+    "OverSubscribe=FORCE:$OVERSUBSCRIBE) and gres.conf"
 }
 
 start_daemons() {
@@ -206,7 +213,7 @@ wait_idle() {
     tail -n 15 "$LOG_DIR/slurmctld.log" "$LOG_DIR/slurmd.log" >&2 || true
     die "node not idle after ${UP_TIMEOUT}s (state: '${state}')"
   fi
-  log "node $(hostname) idle after $(($(date +%s) - t0)) s: $(timeout 5 sinfo -h -N -o '%N cpus=%c mem=%m gres=%G partition=%P' | tr '\n' ' ')"
+  log "node $(timeout 5 sinfo -h -N -o %N | head -n 1) idle after $(($(date +%s) - t0)) s: $(timeout 5 sinfo -h -N -o '%N cpus=%c mem=%m gres=%G partition=%P' | tr '\n' ' ')"
   echo "cluster up"
 }
 

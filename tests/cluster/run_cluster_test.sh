@@ -21,8 +21,10 @@
 # Environment: XLT_CLUSTER_WORKDIR (default /tmp/xlt-cluster-test: the copy, kept for inspection),
 # XLT_VENV (default <repo>/.venv, with snakemake + snakemake-executor-plugin-slurm),
 # XLT_CLUSTER_TIMEOUT (seconds per workflow run, default 1200), XLT_CLUSTER_RERUN=0 skips step 4,
-# XLT_CLUSTER_RESUME=0 skips step 5, XLT_CLUSTER_MLM_STEPS (default 60; empty: the demo's own value) sets
-# model.tiny.mlm_steps in the copy to keep the CI run short (the DAG and every other setting unchanged).
+# XLT_CLUSTER_RESUME=0 skips step 5. The CI scale, applied to the copy's config/config.yaml (the demo's
+# data, stages and every other setting unchanged): XLT_CLUSTER_METHODS (default: the demo's first method;
+# `all`: every method of the demo, ~7 training jobs and ~70 jobs in run 1), XLT_CLUSTER_MLM_STEPS (default
+# 60; empty: the demo's own value) for the tiny encoder's MLM pre-training.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,12 +36,15 @@ RUN_TIMEOUT=${XLT_CLUSTER_TIMEOUT:-1200}
 RERUN=${XLT_CLUSTER_RERUN:-1}
 RESUME=${XLT_CLUSTER_RESUME:-1}
 MLM_STEPS=${XLT_CLUSTER_MLM_STEPS-60}
+METHODS=${XLT_CLUSTER_METHODS:-first}
 TASK_RECORD=/var/log/xlt-slurm/task-env.log
 T0=$(date +%s)
 SMK_PID=""
 KILLER_PID=""
+PASSED=0 # checks passed, for the closing line "cluster: N passed, M failed"
 
 say() { echo "[cluster-test +$(($(date +%s) - T0))s] $*"; }
+passed() { PASSED=$((PASSED + 1)); }
 fail() {
   echo "[cluster-test] FAILED: $*" >&2
   exit 1
@@ -56,8 +61,9 @@ cleanup() {
     kill -TERM "$SMK_PID" 2>/dev/null || true
     wait "$SMK_PID" 2>/dev/null || true
   fi
-  bash "$HERE/cluster.sh" down || rc=1
+  if bash "$HERE/cluster.sh" down; then passed; else rc=1; fi
   say "cluster test $([[ $rc -eq 0 ]] && echo passed || echo "FAILED (exit $rc)") in $(($(date +%s) - T0)) s"
+  echo "cluster: $PASSED passed, $((rc == 0 ? 0 : 1)) failed"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -70,10 +76,12 @@ CONFIG_TOOL="$HERE/config_tool.py"
 
 # --- 1. the CI profile is the real one plus what a one-node cluster needs -------------------------------
 "$PY" "$HERE/check_profiles.py" "$REPO/profiles/slurm/config.yaml" "$REPO/$PROFILE/config.yaml"
+passed
 read -r TRAINING GPU_MODEL < <("$PY" "$CONFIG_TOOL" gpu "$REPO/$PROFILE/config.yaml")
 
 # --- 2. the cluster -------------------------------------------------------------------------------------
 bash "$HERE/cluster.sh" up
+passed
 
 # --- 3. the demo through sbatch, in a fresh copy of the repository ---------------------------------------
 say "fresh copy of the repository in $WORK"
@@ -107,10 +115,12 @@ run_workflow() { # label [targets...]: the plan (dry run), then the real run thr
   wait "$SMK_PID" || rc=$?
   SMK_PID=""
   if ((rc != 0)); then
-    tail -n 60 "$WORK/$label.log" >&2
-    for f in $(grep -ohE '\.snakemake/slurm_logs/[^ )]+\.log' "$WORK/$label.log" | sort -u | tail -n 3); do
+    tail -n 40 "$WORK/$label.log" >&2
+    # the logs named in Snakemake's "Error in rule" blocks: the step's own log and SLURM's job log
+    for f in $(sed -n '/^Error in rule/,/^$/p' "$WORK/$label.log" | grep -oE '(logs|/[^ ,]*slurm_logs)/[^ ,]+\.log' \
+      | sort -u | tail -n 4); do
       echo "--- $f" >&2
-      tail -n 30 "$WORK/$f" >&2 || true
+      tail -n 25 "$f" >&2 || true
     done
     fail "$label: snakemake exited $rc (timeout ${RUN_TIMEOUT}s gives 124)"
   fi
@@ -121,7 +131,8 @@ check_run() { # label [check_jobs.py options]: what SLURM ran, from its own reco
   local label=$1
   shift
   "$PY" "$HERE/check_jobs.py" --label "$label" --log "$WORK/$label.log" --plan "$WORK/$label.plan.log" \
-    --task-record "$TASK_RECORD" --training-rules "$TRAINING" ${GPU_MODEL:+--gpu-model "$GPU_MODEL"} "$@"
+    --save-scontrol "$WORK/$label.scontrol.txt" --task-record "$TASK_RECORD" --training-rules "$TRAINING" ${GPU_MODEL:+--gpu-model "$GPU_MODEL"} "$@"
+  passed
 }
 
 kill_after_checkpoint() { # checkpoint-root record-file: SIGKILL the running training job after a checkpoint
@@ -142,7 +153,12 @@ kill_after_checkpoint() { # checkpoint-root record-file: SIGKILL the running tra
   return 1
 }
 
-# The CI scale: a shorter MLM pre-training of the tiny encoder; the DAG and all else as in the demo.
+# The CI scale (see the top): fewer methods, a shorter MLM pre-training; all else as in the demo.
+case $METHODS in
+  all) ;;
+  first) config_set methods "[$(config_get methods)]" ;;
+  *) config_set methods "[$METHODS]" ;;
+esac
 if [[ -n $MLM_STEPS ]]; then
   config_set model.tiny.mlm_steps "$MLM_STEPS"
 fi
@@ -157,6 +173,7 @@ check_run run1
 [[ -s results/$experiment/report/table.md ]] || fail "no results/$experiment/report/table.md"
 snakemake -n --workflow-profile "$PROFILE" 2>&1 | grep -q "Nothing to be done" || fail "a second dry run still has work"
 echo "workflow complete"
+passed
 sed 's/^/    /' "results/$experiment/report/table.md"
 mkdir -p "$WORK/reference"
 cp "$finetune_out/train_log.parquet" "$finetune_out/model/model.safetensors" "$WORK/reference/"
@@ -188,5 +205,6 @@ if [[ $RESUME == 1 ]]; then
   check_run resume --only-rules finetune,predict,evaluate --killed "$killed_job"
   "$PY" "$HERE/check_resume.py" --reference "$WORK/reference" --run-dir "$WORK" --experiment "$experiment" \
     --method "$method" --seed "$seed" --killed-at "$killed_at"
+  passed
   echo "resume after SIGKILL complete"
 fi

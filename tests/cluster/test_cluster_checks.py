@@ -171,6 +171,25 @@ def test_a_killed_training_job_must_have_failed_and_been_resubmitted():
     assert any("killed job 13" in e and "COMPLETED" in e for e in errors)
 
 
+def test_timing_summarises_queue_wait_and_run_time():
+    jobs = [
+        {
+            "SubmitTime": "2026-11-22T04:20:13",
+            "StartTime": "2026-11-22T04:20:15",
+            "EndTime": "2026-11-22T04:20:25",
+        },
+        {
+            "SubmitTime": "2026-11-22T04:20:13",
+            "StartTime": "2026-11-22T04:20:19",
+            "EndTime": "2026-11-22T04:20:33",
+        },
+    ]
+    assert check_jobs.timing(jobs) == (
+        "SLURM timing: mean queue wait 4.0 s, mean run 12.0 s, submit to end 20 s"
+    )
+    assert check_jobs.timing([{"SubmitTime": "Unknown"}]) == ""
+
+
 def test_parse_log_needs_one_run_id():
     with pytest.raises(ValueError):
         check_jobs.parse_log("Job 1 has been submitted with SLURM jobid 3")

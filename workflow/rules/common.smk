@@ -9,5 +9,5 @@ wildcard_constraints:
     name=wfc.DATASET_NAME,
     lang=r"[a-z]{2,3}",
     corpus=r"translated|gold|par",
-    method=r"[a-z_]+",
+    method=r"[a-z_]+(-[a-z]{2,3})?",
     seed=r"\d+",

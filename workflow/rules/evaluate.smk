@@ -3,8 +3,9 @@
 
 rule evaluate:
     input:
-        predictions=expand(
-            f"{R}/predict/{{{{method}}}}/{{{{seed}}}}/{{lang}}.parquet", lang=wfc.test_langs(config)
+        predictions=lambda wc: expand(
+            f"{R}/predict/{wc.method}/{wc.seed}/{{lang}}.parquet",
+            lang=wfc.method_test_langs(config, wc.method),
         ),
     output:
         metrics=f"{R}/eval/{{method}}/{{seed}}.parquet",

@@ -6,6 +6,7 @@ rule finetune:
         train=f"{R}/ingest/train.parquet",
         dev=f"{R}/ingest/dev.parquet",
         model=[f"{R}/model/tiny"] if wfc.uses_tiny_model(config) else [],
+        extra=lambda wc: wfc.method_inputs(config, wc.method),
     output:
         model=directory(f"{R}/finetune/{{method}}/{{seed}}/model"),
         log=f"{R}/finetune/{{method}}/{{seed}}/train_log.parquet",
@@ -16,6 +17,9 @@ rule finetune:
         model_name_or_path=config["model"]["name_or_path"],
         scheme=config["scheme"],
         labels=config["labels"],
+        task=config["task"],
+        target_langs=wfc.translate_langs(config),
+        method_params=lambda wc: wfc.method_params(config, wc.method),
         checkpoint_dir=lambda wc: (
             f"{R}/finetune/{wc.method}/{wc.seed}/checkpoints/"
             + wfc.finetune_fingerprint(config, wc.method, int(wc.seed))
