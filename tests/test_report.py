@@ -55,3 +55,30 @@ def test_main_writes_table_csv_and_png(tmp_path):
     )
     assert pd.read_csv(out["csv"])["lang"].tolist() == ["en", "de", "es", "avg"]
     assert Path(out["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_per_language_models_fill_only_their_own_cell():
+    rows = [
+        ("to-de", 1, "en", "f1", 0.9, 5),
+        ("to-de", 1, "de", "f1", 0.4, 5),
+        ("to-de", 1, "avg", "f1", 0.4, 5),
+        ("to-es", 1, "en", "f1", 0.8, 5),
+        ("to-es", 1, "es", "f1", 0.6, 5),
+        ("mtl", 1, "de", "f1", 0.5, 5),
+    ]
+    metrics = pd.DataFrame(rows, columns=["method", "seed", "lang", "metric", "value", "support"])
+    merged = report.merge_per_language_models(metrics, ["de", "es"])
+    table = report.f1_table(merged, ["to", "mtl"], ["en", "de", "es"]).set_index(["method", "lang"])
+    assert table.loc[("to", "de"), "f1_mean"] == pytest.approx(40.0)
+    assert table.loc[("to", "es"), "f1_mean"] == pytest.approx(60.0)
+    assert table.loc[("to", "avg"), "f1_mean"] == pytest.approx(50.0)
+    assert ("to", "en") not in table.index
+    assert table.loc[("mtl", "de"), "f1_mean"] == pytest.approx(50.0)
+
+
+def test_convergence_counts_steps_after_the_warmup():
+    log = pd.DataFrame({"step": [1, 2, 3, 4, 5], "dev_f1": [None, None, 0.5, None, 0.7]})
+    phases = {"mtl_ws": [{"phase": "warmup", "first_step": 1}, {"phase": "main", "first_step": 3}]}
+    curves = report.convergence({"mtl_ws": log, "zero_shot": log}, phases)
+    assert curves[curves["method"] == "mtl_ws"][["step", "dev_f1"]].values.tolist() == [[1, 50.0], [3, 70.0]]
+    assert curves[curves["method"] == "zero_shot"]["step"].tolist() == [3, 5]

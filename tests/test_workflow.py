@@ -80,7 +80,10 @@ def finished(workdir) -> Path:
 def test_dry_run_plans_every_stage(workdir):
     plan = planned_rules(snakemake(workdir, "-n"))
     assert set(plan) >= STAGES, f"missing stages: {STAGES - set(plan)}"
-    assert plan["finetune"] == 1 and plan["predict"] == 3  # one method x one seed; en, de, es tests
+    # zero_shot, to-de, to-es, bilingual-de, bilingual-es, mtl, mtl_ws; one seed
+    assert plan["finetune"] == 7
+    # the per-language models are tested on their own language and the source only: 3 x 3 + 4 x 2
+    assert plan["predict"] == 17
 
 
 def test_end_to_end_artifacts(finished):
@@ -112,10 +115,14 @@ def test_end_to_end_results(finished):
     assert overall.min() > 0.5, overall  # projection of the demo's gold translations
     table = pd.read_csv(r / "report/table.csv")
     assert set(table["lang"]) == {"en", "de", "es", "avg"}
+    assert list(dict.fromkeys(table["method"])) == ["zero_shot", "to", "bilingual", "mtl", "mtl_ws"]
     assert table["f1_mean"].between(0, 100).all()
-    en = table[table["lang"] == "en"]["f1_mean"].iloc[0]
-    assert en > 20, "the tiny model learned nothing on its own language"
-    assert (r / "report/f1.png").read_bytes()[:4] == b"\x89PNG"
+    cell = table.set_index(["method", "lang"])["f1_mean"]
+    assert cell["zero_shot", "en"] > 20, "the tiny model learned nothing on its own language"
+    assert ("to", "en") not in cell.index  # TO models are per target language: no source cell
+    assert cell["to", "avg"] == pytest.approx((cell["to", "de"] + cell["to", "es"]) / 2)
+    for png in ("f1.png", "convergence.png"):
+        assert (r / "report" / png).read_bytes()[:4] == b"\x89PNG"
     assert (ROOT / "logs").exists() or (finished.parents[1] / "logs/demo/finetune/zero_shot/13.log").exists()
 
 

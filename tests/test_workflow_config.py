@@ -99,3 +99,35 @@ def test_finetune_fingerprint_changes_with_training_params_only(config):
     unrelated = copy.deepcopy(config)
     unrelated["project"]["mapping"] = "word2word"
     assert wfc.finetune_fingerprint(unrelated, "zero_shot", 13) == base
+
+
+def test_methods_expand_to_per_language_models_with_their_data_and_tests(config):
+    r = wfc.results_dir(config)
+    assert wfc.dag_methods(config) == [
+        "zero_shot",
+        "to-de",
+        "to-es",
+        "bilingual-de",
+        "bilingual-es",
+        "mtl",
+        "mtl_ws",
+    ]
+    assert wfc.method_inputs(config, "zero_shot") == []
+    assert wfc.method_inputs(config, "to-es") == [f"{r}/project/translated.es.parquet"]
+    assert wfc.method_inputs(config, "mtl_ws") == [
+        f"{r}/project/translated.{x}.parquet" for x in ("de", "es")
+    ]
+    assert wfc.method_test_langs(config, "bilingual-de") == ["en", "de"]
+    assert wfc.method_test_langs(config, "mtl") == ["en", "de", "es"]
+    config["translate"]["langs"] = ["es"]
+    assert wfc.dag_methods(config) == ["zero_shot", "to-es", "bilingual-es", "mtl", "mtl_ws"]
+    assert wfc.method_params(config, "mtl_ws")["K"] == 5
+
+
+def test_projection_settings_change_the_fingerprint_of_methods_trained_on_projections(config):
+    changed = copy.deepcopy(config)
+    changed["project"]["mapping"] = "word2word"
+    assert wfc.finetune_fingerprint(changed, "to-de", 13) != wfc.finetune_fingerprint(config, "to-de", 13)
+    assert wfc.finetune_fingerprint(changed, "zero_shot", 13) == wfc.finetune_fingerprint(
+        config, "zero_shot", 13
+    )
