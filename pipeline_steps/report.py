@@ -148,9 +148,7 @@ def main(ctx: StepContext) -> None:
             m: json.loads((Path(d) / "xlt_finetune.json").read_text(encoding="utf-8")).get("phases", [])
             for m, d in zip(p["curve_methods"], ctx.input["models"], strict=True)
         }
-        plot_convergence(
-            convergence(logs, phases), convergence_png, "Effect of warm-up on convergence"
-        )
+        plot_convergence(convergence(logs, phases), convergence_png, "Effect of warm-up on convergence")
     projection = None
     if ctx.input.get("projection"):
         projection = json.loads(Path(ctx.input["projection"][0]).read_text(encoding="utf-8"))
