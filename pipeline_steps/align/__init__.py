@@ -39,6 +39,7 @@ __all__ = ["BACKENDS", "METHODS", "aer", "align_corpus", "align_pairs", "get_bac
 BACKENDS: dict[str, str] = {
     "eflomal": "pipeline_steps.align.eflomal",
     "fast_align": "pipeline_steps.align.fast_align",
+    "embedding": "pipeline_steps.align.embedding",
 }
 
 

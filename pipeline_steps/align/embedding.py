@@ -60,12 +60,13 @@ GRANULARITIES = ("bpe", "word")
 @dataclass(frozen=True)
 class EmbeddingSettings:
     """Options of the embedding backend (config ``align.embedding``). Defaults are SimAlign's, except
-    ``method``: ``argmax`` projects better than ``itermax`` with multilingual-e5-small (layer 8:
-    93.0 vs 90.9 span-to-span F1 on Europarl en->es, AER 22.6 vs 23.7 on de-en)."""
+    ``method``: with multilingual-e5-small (layer 8), ``directional`` + grow-diag-final-and projects
+    best (span-to-span F1 on Europarl en->es: 94.0, vs 93.0 argmax, 90.9 itermax; AER on de-en
+    21.7 vs 22.6 and 23.7; benchmarks/projection.md)."""
 
     name_or_path: str
     layer: int = 8
-    method: str = "argmax"
+    method: str = "directional"
     granularity: str = "bpe"
     distortion: float = 0.0
     max_iterations: int = 2

@@ -31,6 +31,7 @@ rule align:
         symmetrize=config["align"]["symmetrize"],
         fast_align_bin=FAST_ALIGN if config["align"]["backend"] == "fast_align" else None,
         seed=config["seeds"][0],
+        options=config["align"].get(config["align"]["backend"]) if config["align"]["backend"] == "embedding" else None,
     log:
         f"{LOGS}/align/{{corpus}}.{{lang}}.log",
     conda:
