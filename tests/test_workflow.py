@@ -35,7 +35,8 @@ STAGES = {
     "tiny_model", "finetune", "predict", "evaluate", "report",
 }  # fmt: skip
 
-pytestmark = pytest.mark.slow
+# One worker runs this module (pytest -n 2 --dist loadgroup): the module-scoped workflow run is shared.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow")]
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
