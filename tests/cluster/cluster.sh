@@ -8,7 +8,7 @@
 #   tests/cluster/cluster.sh down      # stop every daemon by the pid in its pid file; "daemons stopped"
 #   tests/cluster/cluster.sh status    # sinfo + squeue
 #
-# Everything it owns lives under /run/xlt-slurm (pid files), /var/lib/xlt-slurm (state, spool),
+# Everything it owns lives under /run/xlt-slurm (pid files; munged's in /run/munge), /var/lib/xlt-slurm,
 # /var/log/xlt-slurm (daemon logs, task records) and /etc/slurm (config, marked as ours). It refuses to
 # overwrite a slurm.conf it did not write. Idempotent: `up` first stops daemons left by an earlier run and
 # starts from a clean controller state (no jobs or node states of an earlier run).
@@ -129,8 +129,9 @@ SlurmctldLogFile=$LOG_DIR/slurmctld.log
 SlurmdLogFile=$LOG_DIR/slurmd.log
 StateSaveLocation=$STATE_DIR/ctld
 SlurmdSpoolDir=$STATE_DIR/d
-# No cgroups here: plain process tracking, no task binding.
-ProctrackType=proctrack/linuxproc
+# No cgroups needed: a job's processes are tracked by process group (proctrack/pgid), so that killing a job
+# also kills a child whose parent died first (with proctrack/linuxproc such orphans escape); no binding.
+ProctrackType=proctrack/pgid
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 # No slurmdbd: no accounting (sacct does not work; the CI profile asks the executor to use squeue).

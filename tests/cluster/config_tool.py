@@ -47,6 +47,8 @@ def main(argv: list[str]) -> int:
     elif command == "set":
         value = yaml.safe_load(rest[1])
         old = set_value(data, rest[0], value)
+        if old == value:
+            return 0
         with open(path, "w", encoding="utf-8") as fh:
             yaml.safe_dump(data, fh, sort_keys=False)
         print(f"[cluster-test] edited {path}: {rest[0]} {old} -> {value}")

@@ -50,6 +50,18 @@ fail() {
   exit 1
 }
 
+leftover_processes() { # job processes still running in the copy after the daemons stopped: kill by pid
+  local p pids=()
+  cd /
+  for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/cwd" 2>/dev/null) == "$WORK"* ]] && pids+=("${p#/proc/}")
+  done
+  if ((${#pids[@]})); then
+    echo "[cluster-test] WARNING: ${#pids[@]} job processes outlived their SLURM jobs; killing pids ${pids[*]}" >&2
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+  fi
+}
+
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -62,6 +74,7 @@ cleanup() {
     wait "$SMK_PID" 2>/dev/null || true
   fi
   if bash "$HERE/cluster.sh" down; then passed; else rc=1; fi
+  leftover_processes
   say "cluster test $([[ $rc -eq 0 ]] && echo passed || echo "FAILED (exit $rc)") in $(($(date +%s) - T0)) s"
   echo "cluster: $PASSED passed, $((rc == 0 ? 0 : 1)) failed"
   exit "$rc"

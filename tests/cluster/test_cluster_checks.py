@@ -288,3 +288,6 @@ def test_config_tool_edits_one_dotted_key(tmp_path, capsys):
     config_tool.main(["get", str(path), "seeds"])
     config_tool.main(["get", str(path), "finetune.epochs"])
     assert capsys.readouterr().out.split() == ["0.002", "13", "8"]
+    before = path.read_text()
+    assert config_tool.main(["set", str(path), "seeds", "[13, 14]"]) == 0
+    assert path.read_text() == before and capsys.readouterr().out == ""
