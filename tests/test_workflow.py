@@ -143,7 +143,7 @@ def test_bad_config_is_reported_readably(workdir):
     proc = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "'giza' is not one of ['eflomal', 'fast_align']" in out
+    assert "'giza' is not one of ['eflomal', 'fast_align', 'embedding']" in out
     assert "instance['align']['backend']" in out
 
 
