@@ -45,8 +45,9 @@ def qa_stats(df: pd.DataFrame) -> dict[str, Any]:
 def main(ctx) -> None:
     """ctx.input ``raw``; ctx.output ``sentences`` (``qa`` for format squad);
     ctx.params ``format``, ``lang``, ``split``, ``scheme`` and reader options (``input_scheme``,
-    ``tokenize``, ``encoding``, ...; None = the reader's default); ``limit`` keeps the first N
-    records (the whole file is still read and checked)."""
+    ``tokenize``, ``encoding``, ...; None = the reader's default); ``skip`` drops the first N
+    records and ``limit`` then keeps the first N (a dev split carved from a train file: train
+    ``limit: 1800``, dev ``skip: 1800``); the whole file is still read and checked."""
     params = dict(ctx.params)
     missing = [k for k in ("format", "lang", "split") if not params.get(k)]
     if missing:
@@ -54,11 +55,15 @@ def main(ctx) -> None:
     fmt, lang, split = params.pop("format"), params.pop("lang"), params.pop("split")
     scheme = params.pop("scheme", None) or "bio"
     limit = params.pop("limit", None)
+    skip = params.pop("skip", None)
     key = "qa" if fmt == "squad" else "sentences"
     if key not in ctx.output:
         raise ConfigError(f"ingest: format {fmt!r} writes output '{key}', got outputs {sorted(ctx.output)}")
     raw = str(ctx.input["raw"])
     df = read(raw, fmt, lang, split, scheme, **params)
+    if skip:
+        log.info("%s: skipping the first %d of %d records (data skip)", raw, skip, len(df))
+        df = df.iloc[skip:].reset_index(drop=True)
     if limit is not None and len(df) > limit:
         log.info("%s: keeping the first %d of %d records (data limit)", raw, limit, len(df))
         df = df.head(limit)

@@ -2,6 +2,9 @@
 
 ``to`` and ``bilingual`` train one model per target language (paper 001 Table 1: the TO cell of
 language l is the model trained on l's projected data), named ``to-de``, ``bilingual-es``, ...
+A method that trains on projected data may name the label projection it uses with ``@mapping``:
+``to@word2word`` (config) becomes ``to-de@word2word``, ``to-es@word2word`` (paper 001 Table 5, which
+compares TO on span-to-span and word-to-word projections); without it, ``project.mapping`` applies.
 """
 
 from __future__ import annotations
@@ -11,33 +14,58 @@ from collections.abc import Sequence
 
 from pipeline_steps.errors import ConfigError
 
-METHOD_RE = re.compile(r"^(?P<base>[a-z_]+)(?:-(?P<lang>[a-z]{2,3}))?$")
+METHOD_RE = re.compile(r"^(?P<base>[a-z_]+)(?:-(?P<lang>[a-z]{2,3}))?(?:@(?P<mapping>[a-z0-9]+))?$")
 PER_LANGUAGE = frozenset({"to", "bilingual"})
 ALL_TARGETS = frozenset({"mtl", "mtl_ws"})
+MAPPINGS = ("span2span", "word2word")
+
+
+def _parse(name: str) -> tuple[str, str | None, str | None]:
+    m = METHOD_RE.match(str(name))
+    if m is None:
+        raise ConfigError(
+            f"bad method name {name!r}: expected e.g. zero_shot, mtl, to-de, bilingual-es, to@word2word"
+        )
+    base, lang, mapping = m.group("base"), m.group("lang"), m.group("mapping")
+    if lang is not None and base not in PER_LANGUAGE:
+        raise ConfigError(
+            f"method {name!r}: only {sorted(PER_LANGUAGE)} take a target language suffix (e.g. to-de)"
+        )
+    if mapping is not None:
+        if base not in PER_LANGUAGE | ALL_TARGETS:
+            raise ConfigError(f"method {name!r}: only methods trained on projected data take @mapping")
+        if mapping not in MAPPINGS:
+            raise ConfigError(f"method {name!r}: unknown projection mapping {mapping!r}; expected {MAPPINGS}")
+    return base, lang, mapping
 
 
 def split_method(name: str) -> tuple[str, str | None]:
     """``"to-de"`` -> ``("to", "de")``; ``"mtl_ws"`` -> ``("mtl_ws", None)``. A language suffix is
     only allowed on the per-language methods (TO, BILINGUAL)."""
-    m = METHOD_RE.match(str(name))
-    if m is None:
-        raise ConfigError(f"bad method name {name!r}: expected e.g. zero_shot, mtl, to-de, bilingual-es")
-    base, lang = m.group("base"), m.group("lang")
-    if lang is not None and base not in PER_LANGUAGE:
-        raise ConfigError(
-            f"method {name!r}: only {sorted(PER_LANGUAGE)} take a target language suffix (e.g. to-de)"
-        )
+    base, lang, _ = _parse(name)
     return base, lang
+
+
+def method_mapping(name: str, default: str) -> str:
+    """The label projection mapping method ``name`` trains on: its ``@mapping``, else ``default``."""
+    return _parse(name)[2] or default
+
+
+def row_name(name: str) -> str:
+    """The report row of a DAG method: ``to-de@word2word`` -> ``to@word2word``, ``to-de`` -> ``to``."""
+    base, _, mapping = _parse(name)
+    return base + (f"@{mapping}" if mapping else "")
 
 
 def expand_methods(methods: Sequence[str], target_langs: Sequence[str]) -> list[str]:
     """Config method names -> DAG method names: ``to`` becomes ``to-de``, ``to-es``, ... (one model per
-    target language, paper 001 Table 1); the others stay as they are."""
+    target language, paper 001 Table 1; ``to@word2word`` likewise); the others stay as they are."""
     out: list[str] = []
     for name in methods:
-        base, lang = split_method(name)
+        base, lang, mapping = _parse(name)
         if base in PER_LANGUAGE and lang is None:
-            out += [f"{base}-{t}" for t in target_langs]
+            suffix = f"@{mapping}" if mapping else ""
+            out += [f"{base}-{t}{suffix}" for t in target_langs]
         else:
             out.append(name)
     return out

@@ -30,12 +30,11 @@ import pandas as pd
 from pipeline_steps.align.symmetrize import Link
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.method_names import MAPPINGS
 from pipeline_steps.schemas import ALIGNMENTS, PAIRS, PROJECTED, SPANS
 from pipeline_steps.tags import SCHEMES, Span, tags_from_spans
 
 log = logging.getLogger(__name__)
-
-MAPPINGS = ("span2span", "word2word")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pipeline_steps.io import atomic_path, read_artifact, write_text  # noqa: E402
+from pipeline_steps.method_names import MAPPINGS, row_name, split_method  # noqa: E402
 from pipeline_steps.runner import StepContext  # noqa: E402
 from pipeline_steps.schemas import METRICS, TRAIN_LOG  # noqa: E402
 
@@ -28,16 +29,37 @@ def merge_per_language_models(metrics: pd.DataFrame, target_langs: list[str]) ->
     """One row per config method: a per-language model (``to-de``) contributes only its own
     language's cell to the ``to`` row, and the row's ``avg`` is the mean of those cells (per seed),
     as in paper 001 Table 1. Other methods pass through unchanged."""
-    parts = metrics["method"].str.split("-", n=1, expand=True).reindex(columns=[0, 1])
-    per_lang = parts[1].notna()
+    names = metrics["method"].drop_duplicates()
+    lang_of = {m: split_method(m)[1] for m in names}
+    row_of = {m: row_name(m) for m in names}
+    model_lang = metrics["method"].map(lang_of)
+    per_lang = model_lang.notna()
     kept = metrics[~per_lang]
-    own = metrics[per_lang & (metrics["lang"] == parts[1])].assign(method=parts[0][per_lang])
+    own = metrics[per_lang & (metrics["lang"] == model_lang)]
+    own = own.assign(method=own["method"].map(row_of))
     f1 = own[(own["metric"] == "f1") & own["lang"].isin(target_langs)]
     avg = f1.groupby(["method", "seed"], as_index=False).agg(
         value=("value", "mean"), support=("support", "sum")
     )
     avg = avg.assign(lang="avg", metric="f1")[metrics.columns]
     return pd.concat([kept, own, avg], ignore_index=True)
+
+
+def mapping_table(table: pd.DataFrame, default_mapping: str) -> pd.DataFrame:
+    """Paper 001 Table 5: per target language run with both mappings (and their avg), TO's F1 with
+    span-to-span and word-to-word projection and ``delta_lp`` = word2word - span2span. Empty when no
+    ``to@mapping`` model was run."""
+    to = table[table["method"].str.fullmatch(r"to(@[a-z0-9]+)?")].copy()
+    to["mapping"] = [m.partition("@")[2] or default_mapping for m in to["method"]]
+    if to["mapping"].nunique() < 2:
+        return pd.DataFrame(columns=["lang", *MAPPINGS, "delta_lp"])
+    to = to[to["lang"] != "avg"]  # each row's own avg may cover other languages: recomputed below
+    wide = to.pivot_table(index="lang", columns="mapping", values="f1_mean", sort=False)
+    wide = wide.reindex(columns=list(MAPPINGS)).dropna()
+    if len(wide) > 1:
+        wide.loc["avg"] = wide.mean()
+    wide["delta_lp"] = wide["word2word"] - wide["span2span"]
+    return wide.reset_index().rename_axis(columns=None)
 
 
 def f1_table(metrics: pd.DataFrame, methods: list[str], langs: list[str]) -> pd.DataFrame:
@@ -60,7 +82,9 @@ def _cell(mean: float, std: float, n: int) -> str:
     return f"{mean:.2f}" if n < 2 or pd.isna(std) else f"{mean:.2f} ± {std:.2f}"
 
 
-def markdown(table: pd.DataFrame, projection: dict | None, title: str) -> str:
+def markdown(
+    table: pd.DataFrame, projection: dict | None, title: str, mappings: pd.DataFrame | None = None
+) -> str:
     langs = list(dict.fromkeys(table["lang"]))
     lines = [f"# {title}", "", "Entity F1 (%), mean over seeds (± std when several).", ""]
     lines.append("| method | " + " | ".join(langs) + " |")
@@ -68,6 +92,11 @@ def markdown(table: pd.DataFrame, projection: dict | None, title: str) -> str:
     for method, group in table.groupby("method", sort=False):
         cells = {r.lang: _cell(r.f1_mean, r.f1_std, r.n_seeds) for r in group.itertuples()}
         lines.append(f"| {method} | " + " | ".join(cells.get(lang, "") for lang in langs) + " |")
+    if mappings is not None and len(mappings):
+        lines += ["", "## TO with span-to-span vs word-to-word label projection (paper 001 Table 5)", ""]
+        lines += ["| lang | span2span | word2word | ΔLP |", "|---|---:|---:|---:|"]
+        for r in mappings.itertuples():
+            lines.append(f"| {r.lang} | {r.span2span:.2f} | {r.word2word:.2f} | {r.delta_lp:+.2f} |")
     if projection:
         lines += ["", f"## Label projection ({projection_caption(projection)})", ""]
         lines += ["| lang | P | R | F1 |", "|---|---:|---:|---:|"]
@@ -153,7 +182,8 @@ def main(ctx: StepContext) -> None:
     if ctx.input.get("projection"):
         projection = json.loads(Path(ctx.input["projection"][0]).read_text(encoding="utf-8"))
     title = f"xlt results: {p['experiment']}"
-    write_text(markdown(table, projection, title), ctx.output["table"])
+    mappings = mapping_table(table, p.get("mapping", "span2span"))
+    write_text(markdown(table, projection, title, mappings), ctx.output["table"])
     with atomic_path(ctx.output["csv"], suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     plot(table, ctx.output["plot"], title)

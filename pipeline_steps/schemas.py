@@ -290,7 +290,7 @@ WHERE = {
     "pairs": "pairs/{corpus}.{lang}.parquet",
     "translation_cache": "{translate.cache_dir}/part-*.parquet",
     "alignments": "align/{corpus}.{lang}.parquet",
-    "projected": "project/{corpus}.{lang}.parquet",
+    "projected": "project/{corpus}.{lang}.{mapping}.parquet",
     "projection_scores": "projection/scores.parquet (+ summary.json)",
     "predictions": "predict/{method}/{seed}/{lang}.parquet",
     "metrics": "eval/{method}/{seed}.parquet",

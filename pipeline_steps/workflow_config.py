@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.method_names import expand_methods, projected_langs, split_method
+from pipeline_steps.method_names import expand_methods, method_mapping, projected_langs, split_method
 
 DATASET_NAME = r"train|dev|test\.[a-z]{2,3}|(gold|par)\.[a-z]{2,3}\.(src|tgt)"
 
@@ -49,6 +49,8 @@ def dataset(config: dict, name: str) -> dict[str, Any]:
         "tokenize": entry.get("tokenize", "moses"),
         "encoding": entry.get("encoding"),
         "limit": entry.get("limit"),
+        "skip": entry.get("skip"),
+        "sep": entry.get("sep"),
     }
     return params
 
@@ -130,9 +132,21 @@ def method_extra_langs(config: dict, method: str) -> list[str]:
     return projected_langs(method, translate_langs(config))
 
 
+def projected_path(config: dict, corpus: str, lang: str, mapping: str | None = None) -> str:
+    """The projected artifact of ``corpus``/``lang`` under ``mapping`` (default: ``project.mapping``)."""
+    return f"{results_dir(config)}/project/{corpus}.{lang}.{mapping or default_mapping(config)}.parquet"
+
+
+def default_mapping(config: dict) -> str:
+    return (config.get("project") or {}).get("mapping", "span2span")
+
+
 def method_inputs(config: dict, method: str) -> list[str]:
-    r = results_dir(config)
-    return [f"{r}/project/translated.{lang}.parquet" for lang in method_extra_langs(config, method)]
+    """Projected training data of ``method``, under its ``@mapping`` or ``project.mapping``."""
+    mapping = method_mapping(method, default_mapping(config))
+    return [
+        projected_path(config, "translated", lang, mapping) for lang in method_extra_langs(config, method)
+    ]
 
 
 def method_test_langs(config: dict, method: str) -> list[str]:
@@ -149,11 +163,11 @@ def all_targets(config: dict) -> list[str]:
     """Final outputs of a full run (rule ``all``)."""
     r = results_dir(config)
     targets = [f"{r}/report/table.md", f"{r}/report/table.csv", f"{r}/report/f1.png"]
-    targets += [f"{r}/project/translated.{lang}.parquet" for lang in translate_langs(config)]
+    targets += [projected_path(config, "translated", lang) for lang in translate_langs(config)]
     if config["data"].get("gold_parallel"):
         targets.append(f"{r}/projection/summary.json")
-    for lang in config["data"].get("parallel", {}):
-        targets.append(f"{r}/spans/par.{lang}.src.parquet")
+    if config["task"] == "ner":  # spaCy entity spans of the unlabelled source side: NER only
+        targets += [f"{r}/spans/par.{lang}.src.parquet" for lang in config["data"].get("parallel", {})]
     return targets
 
 
@@ -175,6 +189,13 @@ def check(config: dict, root: str | Path = ".") -> None:
     unknown = sorted(set(translate_langs(config)) - set(tgts))
     if unknown:
         raise ConfigError(f"translate.langs: {unknown} are not in target_langs {tgts}")
+    for name in config["methods"]:
+        lang = split_method(name)[1]
+        if lang is not None and lang not in translate_langs(config):
+            raise ConfigError(
+                f"methods: {name!r} trains on translated {lang!r} data, but {lang!r} is not translated "
+                f"(translate.langs: {translate_langs(config)})"
+            )
     if tr["provider"] == "file":
         missing = [lang for lang in translate_langs(config) if lang not in tr.get("file", {})]
         if missing:

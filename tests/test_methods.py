@@ -20,6 +20,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from pipeline_steps import finetune
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.method_names import method_mapping, row_name
 from pipeline_steps.methods import (
     MethodData,
     expand_methods,
@@ -369,7 +370,16 @@ def test_method_names_and_the_projected_data_they_need():
     assert projected_langs("zero_shot", ["de", "es"]) == []
     assert projected_langs("bilingual-es", ["de", "es"]) == ["es"]
     assert projected_langs("mtl_ws", ["de", "es"]) == ["de", "es"]
-    for bad in ("mtl-de", "zero_shot-es", "To", "to-"):
+    assert expand_methods(["to@word2word", "mtl@word2word"], ["de", "es"]) == [
+        "to-de@word2word",
+        "to-es@word2word",
+        "mtl@word2word",
+    ]
+    assert method_mapping("to-es@word2word", "span2span") == "word2word"
+    assert method_mapping("to-es", "span2span") == "span2span"
+    assert row_name("bilingual-de@word2word") == "bilingual@word2word" and row_name("to-de") == "to"
+    assert split_method("to-es@word2word") == ("to", "es")
+    for bad in ("mtl-de", "zero_shot-es", "To", "to-", "zero_shot@word2word", "to@char2char"):
         with pytest.raises(ConfigError):
             split_method(bad)
     with pytest.raises(ConfigError, match="unknown method"):

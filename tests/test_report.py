@@ -76,6 +76,24 @@ def test_per_language_models_fill_only_their_own_cell():
     assert table.loc[("mtl", "de"), "f1_mean"] == pytest.approx(50.0)
 
 
+def test_table5_compares_to_models_by_projection_mapping():
+    rows = [
+        ("to-es", 1, "es", "f1", 0.70, 5),
+        ("to-es@word2word", 1, "es", "f1", 0.58, 5),
+        ("to-de", 1, "de", "f1", 0.50, 5),  # no word2word model for de: not in Table 5
+        ("to-es@word2word", 1, "en", "f1", 0.9, 5),
+    ]
+    metrics = pd.DataFrame(rows, columns=["method", "seed", "lang", "metric", "value", "support"])
+    merged = report.merge_per_language_models(metrics, ["de", "es"])
+    table = report.f1_table(merged, ["to", "to@word2word"], ["en", "de", "es"])
+    t5 = report.mapping_table(table, "span2span").set_index("lang")
+    assert list(t5.index) == ["es"]
+    assert t5.loc["es", "span2span"] == pytest.approx(70.0)
+    assert t5.loc["es", "delta_lp"] == pytest.approx(-12.0)
+    assert "| es | 70.00 | 58.00 | -12.00 |" in report.markdown(table, None, "t", t5.reset_index())
+    assert report.mapping_table(table[table["method"] == "to"], "span2span").empty
+
+
 def test_convergence_counts_steps_after_the_warmup():
     log = pd.DataFrame({"step": [1, 2, 3, 4, 5], "dev_f1": [None, None, 0.5, None, 0.7]})
     phases = {"mtl_ws": [{"phase": "warmup", "first_step": 1}, {"phase": "main", "first_step": 3}]}

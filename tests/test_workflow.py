@@ -94,7 +94,8 @@ def test_end_to_end_artifacts(finished):
         (r / "spans/par.de.src.parquet", schemas.SPANS),
         (r / "pairs/translated.de.parquet", schemas.PAIRS),
         (r / "align/translated.es.parquet", schemas.ALIGNMENTS),
-        (r / "project/translated.es.parquet", schemas.PROJECTED),
+        (r / "project/translated.es.span2span.parquet", schemas.PROJECTED),
+        (r / "project/translated.es.word2word.parquet", schemas.PROJECTED),
         (r / "projection/scores.parquet", schemas.PROJECTION_SCORES),
         (r / "predict/zero_shot/13/de.parquet", schemas.PREDICTIONS),
         (r / "eval/zero_shot/13.parquet", schemas.METRICS),
@@ -109,19 +110,30 @@ def test_end_to_end_artifacts(finished):
 
 def test_end_to_end_results(finished):
     r = finished
-    projected = pd.read_parquet(r / "project/translated.de.parquet")
+    projected = pd.read_parquet(r / "project/translated.de.span2span.parquet")
     assert projected["n_projected"].sum() > 0.8 * projected["n_src_spans"].sum()
     scores = pd.read_parquet(r / "projection/scores.parquet")
     overall = scores[scores["label"] == "ALL"].set_index("lang")["f1"]
     assert overall.min() > 0.5, overall  # projection of the demo's gold translations
     table = pd.read_csv(r / "report/table.csv")
     assert set(table["lang"]) == {"en", "de", "es", "avg"}
-    assert list(dict.fromkeys(table["method"])) == ["zero_shot", "to", "bilingual", "mtl", "mtl_ws"]
+    assert list(dict.fromkeys(table["method"])) == [
+        "zero_shot",
+        "to",
+        "to@word2word",
+        "bilingual",
+        "mtl",
+        "mtl_ws",
+    ]
     assert table["f1_mean"].between(0, 100).all()
     cell = table.set_index(["method", "lang"])["f1_mean"]
     assert cell["zero_shot", "en"] > 20, "the tiny model learned nothing on its own language"
     assert ("to", "en") not in cell.index  # TO models are per target language: no source cell
     assert cell["to", "avg"] == pytest.approx((cell["to", "de"] + cell["to", "es"]) / 2)
+    assert ("to@word2word", "de") not in cell.index  # the demo runs Table 5 for Spanish only
+    table5 = (r / "report/table.md").read_text(encoding="utf-8").split("(paper 001 Table 5)")[1]
+    es_row = f"| es | {cell['to', 'es']:.2f} | {cell['to@word2word', 'es']:.2f} |"
+    assert es_row in table5
     for png in ("f1.png", "convergence.png"):
         assert (r / "report" / png).read_bytes()[:4] == b"\x89PNG"
     assert (ROOT / "logs").exists() or (finished.parents[1] / "logs/demo/finetune/zero_shot/13.log").exists()

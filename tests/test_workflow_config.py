@@ -35,6 +35,7 @@ def test_demo_config_passes(config):
         ("seeds", [], "seeds"),
         ("finetune", {"lr": -1, "epochs": 1, "batch_size": 1, "max_length": 16}, "lr"),
         ("surprise", 1, "surprise"),
+        ("methods", ["to@char2char"], "to@char2char"),
     ],
 )
 def test_schema_errors_name_the_key(config, key, value, fragment):
@@ -52,6 +53,7 @@ def test_schema_errors_name_the_key(config, key, value, fragment):
         (lambda c: c["translate"]["file"].pop("es"), "translate.file: no translation file"),
         (lambda c: c["data"]["train"].update(path="nope.tsv"), "data file not found: nope.tsv"),
         (lambda c: c["data"]["parallel"].update(fr=c["data"]["parallel"]["de"]), "data.parallel"),
+        (lambda c: c["translate"].update(langs=["de"]), "'es' is not translated"),
     ],
 )
 def test_cross_field_checks(config, mutate, fragment):
@@ -107,20 +109,29 @@ def test_methods_expand_to_per_language_models_with_their_data_and_tests(config)
         "zero_shot",
         "to-de",
         "to-es",
+        "to-es@word2word",
         "bilingual-de",
         "bilingual-es",
         "mtl",
         "mtl_ws",
     ]
     assert wfc.method_inputs(config, "zero_shot") == []
-    assert wfc.method_inputs(config, "to-es") == [f"{r}/project/translated.es.parquet"]
+    assert wfc.method_inputs(config, "to-es") == [f"{r}/project/translated.es.span2span.parquet"]
+    assert wfc.method_inputs(config, "to-es@word2word") == [f"{r}/project/translated.es.word2word.parquet"]
     assert wfc.method_inputs(config, "mtl_ws") == [
-        f"{r}/project/translated.{x}.parquet" for x in ("de", "es")
+        f"{r}/project/translated.{x}.span2span.parquet" for x in ("de", "es")
     ]
     assert wfc.method_test_langs(config, "bilingual-de") == ["en", "de"]
     assert wfc.method_test_langs(config, "mtl") == ["en", "de", "es"]
     config["translate"]["langs"] = ["es"]
-    assert wfc.dag_methods(config) == ["zero_shot", "to-es", "bilingual-es", "mtl", "mtl_ws"]
+    assert wfc.dag_methods(config) == [
+        "zero_shot",
+        "to-es",
+        "to-es@word2word",
+        "bilingual-es",
+        "mtl",
+        "mtl_ws",
+    ]
     assert wfc.method_params(config, "mtl_ws")["K"] == 5
 
 

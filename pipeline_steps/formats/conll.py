@@ -81,14 +81,15 @@ def read_tsv(
     """``token<TAB>tag`` (e.g. the Europarl NER files), or ``token`` alone for unlabelled text.
 
     ``input_scheme`` is the file's scheme (iob1, bio or bioes); ``sep="space"`` reads space-separated
-    columns instead. The first token line fixes the column count (1 or 2) for the whole file.
+    columns instead. The first token line fixes the column count (1, 2, or 3 = ``token tag extra``,
+    the third column ignored, as in the SemEval-2016 ABSA gold projections) for the whole file.
     """
     check_scheme(scheme)
     if sep not in _SEPARATORS:
         raise ConfigError(f"unknown tsv separator {sep!r}; expected one of {', '.join(_SEPARATORS)}")
     lines = split_lines(read_text(path, encoding))
     sents = parse_columns(
-        path, lines, _SEPARATORS[sep], (2, 1), 1, f"token{'<TAB>' if sep == 'tab' else ' '}tag"
+        path, lines, _SEPARATORS[sep], (2, 1, 3), 1, f"token{'<TAB>' if sep == 'tab' else ' '}tag"
     )
     check_tags(path, sents, input_scheme, scheme)
     return to_frame(path, sents, lang, split)

@@ -55,7 +55,7 @@ def require_langs(
     if missing:
         raise ConfigError(
             f"method {method!r} needs projected training data for {missing}; input.extra has "
-            f"{sorted(sets) or 'none'} (add project/translated.<lang>.parquet to the finetune rule)"
+            f"{sorted(sets) or 'none'} (add project/translated.<lang>.<mapping>.parquet to the finetune rule)"
         )
     unused = sorted(set(sets) - set(langs))
     if unused:

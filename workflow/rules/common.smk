@@ -9,5 +9,6 @@ wildcard_constraints:
     name=wfc.DATASET_NAME,
     lang=r"[a-z]{2,3}",
     corpus=r"translated|gold|par",
-    method=r"[a-z_]+(-[a-z]{2,3})?",
+    method=r"[a-z_]+(-[a-z]{2,3})?(@[a-z0-9]+)?",
+    mapping=r"span2span|word2word",
     seed=r"\d+",

@@ -16,6 +16,8 @@ rule ingest:
         tokenize=lambda wc: wfc.dataset(config, wc.name)["tokenize"],
         encoding=lambda wc: wfc.dataset(config, wc.name)["encoding"],
         limit=lambda wc: wfc.dataset(config, wc.name)["limit"],
+        skip=lambda wc: wfc.dataset(config, wc.name)["skip"],
+        sep=lambda wc: wfc.dataset(config, wc.name)["sep"],
     log:
         f"{LOGS}/ingest/{{name}}.log",
     conda:

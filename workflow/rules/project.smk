@@ -9,14 +9,14 @@ rule project:
         alignments=f"{R}/align/{{corpus}}.{{lang}}.parquet",
         spans=lambda wc: wfc.source_spans(config, wc.corpus, wc.lang),
     output:
-        projected=f"{R}/project/{{corpus}}.{{lang}}.parquet",
+        projected=f"{R}/project/{{corpus}}.{{lang}}.{{mapping}}.parquet",
     params:
         step="project:main",
-        mapping=config["project"]["mapping"],
+        mapping=lambda wc: wc.mapping,
         scheme=config["scheme"],
         lang=lambda wc: wc.lang,
     log:
-        f"{LOGS}/project/{{corpus}}.{{lang}}.log",
+        f"{LOGS}/project/{{corpus}}.{{lang}}.{{mapping}}.log",
     conda:
         "../../envs/xlt.yaml"
     script:
@@ -25,7 +25,7 @@ rule project:
 
 rule projection_eval:
     input:
-        projected=expand(f"{R}/project/gold.{{lang}}.parquet", lang=GOLD_LANGS),
+        projected=[wfc.projected_path(config, "gold", lang) for lang in GOLD_LANGS],
         gold=expand(f"{R}/ingest/gold.{{lang}}.tgt.parquet", lang=GOLD_LANGS),
     output:
         scores=f"{R}/projection/scores.parquet",
@@ -34,7 +34,7 @@ rule projection_eval:
         step="projection_eval:main",
         langs=GOLD_LANGS,
         backend=config["align"]["backend"],
-        mapping=config["project"]["mapping"],
+        mapping=wfc.default_mapping(config),
         scheme=config["scheme"],
     log:
         f"{LOGS}/projection_eval.log",

@@ -1,5 +1,7 @@
 # Results table (method x language, like paper 001 Table 1) and plots; `snakemake --report` picks them up.
 
+from pipeline_steps.method_names import row_name
+
 # Figure 2 of paper 001 (dev F1 vs step with and without warm-up), when both methods run.
 CURVES = ["zero_shot", "mtl_ws"] if {"zero_shot", "mtl_ws"} <= set(config["methods"]) else []
 
@@ -24,7 +26,8 @@ rule report:
         experiment=config["experiment"],
         source_lang=config["source_lang"],
         target_langs=config["target_langs"],
-        methods=[m.split("-")[0] for m in config["methods"]],
+        methods=list(dict.fromkeys(row_name(m) for m in config["methods"])),
+        mapping=wfc.default_mapping(config),
         curve_methods=CURVES,
     log:
         f"{LOGS}/report.log",
