@@ -81,10 +81,12 @@ def finished(workdir) -> Path:
 def test_dry_run_plans_every_stage(workdir):
     plan = planned_rules(snakemake(workdir, "-n"))
     assert set(plan) >= STAGES, f"missing stages: {STAGES - set(plan)}"
-    # zero_shot, to-de, to-es, bilingual-de, bilingual-es, mtl, mtl_ws; one seed
-    assert plan["finetune"] == 7
-    # the per-language models are tested on their own language and the source only: 3 x 3 + 4 x 2
-    assert plan["predict"] == 17
+    # zero_shot, to-de, to-es, to-es@word2word, bilingual-de, bilingual-es, mtl, mtl_ws; one seed
+    assert plan["finetune"] == 8
+    # the per-language models are tested on their own language and the source only: 3 x 3 + 5 x 2
+    assert plan["predict"] == 19
+    # both projections of the Spanish translations (Table 5), the configured one of German; gold es, de
+    assert plan["project"] == 5
 
 
 def test_end_to_end_artifacts(finished):
