@@ -26,7 +26,13 @@ from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.evaluate import f1 as entity_f1
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.methods import MethodData, make_method
-from pipeline_steps.models.token_classification import encode, load_model, load_tokenizer, predict_tags
+from pipeline_steps.models.token_classification import (
+    encode,
+    freeze_word_embeddings,
+    load_model,
+    load_tokenizer,
+    predict_tags,
+)
 from pipeline_steps.schemas import PROJECTED, SENTENCES, TRAIN_LOG, Artifact
 from pipeline_steps.tags import SCHEMES, TagError, label_set, spans_from_tags
 from pipeline_steps.train import TrainConfig, Trainer, cpu_threads
@@ -167,8 +173,8 @@ def main(ctx) -> None:
     of projected artifacts); output: model (folder), log (train_log); params: method, seed,
     model_name_or_path, scheme, labels, lr, epochs, batch_size, max_length, warmup_ratio, weight_decay,
     checkpoint_steps, eval_steps, checkpoint_dir, max_steps (optional: eval_after, max_grad_norm,
-    device, keep_checkpoints; for the translation-based methods and MTL-WS: target_langs, task and
-    method_params, see ``pipeline_steps.methods``)."""
+    device, keep_checkpoints, freeze_embeddings; for the translation-based methods and MTL-WS:
+    target_langs, task and method_params, see ``pipeline_steps.methods``)."""
     p = dict(ctx.params)
     method = p["method"]
     seed = int(p["seed"])
@@ -190,6 +196,8 @@ def main(ctx) -> None:
     model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
     tokenizer = load_tokenizer(model_path)
     model = load_model(model_path, tagset, seed=seed)
+    if p.get("freeze_embeddings"):
+        log.info("word embeddings frozen: %d parameters not trained", freeze_word_embeddings(model))
     torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
     label2id = {t: i for i, t in enumerate(tagset)}
 

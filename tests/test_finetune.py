@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -209,6 +210,25 @@ def test_finetune_predict_evaluate_end_to_end(data, tmp_path):
     f1 = metrics[metrics["metric"] == "f1"].set_index("lang")["value"]
     assert set(f1.index) == {"en", "de", "es", "avg"}
     assert f1["avg"] == pytest.approx((f1["de"] + f1["es"]) / 2)
+
+
+def test_frozen_word_embeddings_stay_as_loaded(data, tmp_path):
+    from safetensors.torch import load_file
+
+    def weights(folder):
+        return load_file(str(next(Path(folder).glob("*.safetensors"))))
+
+    base = weights(data["tiny"])
+    trained = {}
+    for freeze in (False, True):
+        out = tmp_path / str(freeze)
+        finetune.main(ft_ctx(data, out, max_steps=10, freeze_embeddings=freeze))
+        trained[freeze] = weights(out / "model")
+    key = next(k for k in base if k.endswith("word_embeddings.weight"))
+    assert not torch.equal(trained[False][key], base[key])
+    assert torch.equal(trained[True][key], base[key])
+    moved = [k for k in base if k in trained[True] and not torch.equal(trained[True][k], base[k])]
+    assert any("encoder.layer" in k for k in moved)  # the rest of the encoder still trains
 
 
 class CrashingTrainer(Trainer):

@@ -83,6 +83,17 @@ def load_model(name_or_path: str, labels: Sequence[str], seed: int | None = None
     )
 
 
+def freeze_word_embeddings(model) -> int:
+    """Stop training the input word embeddings (returns how many parameters were frozen).
+
+    On a CPU this halves the step time of an XLM-R-vocabulary encoder (multilingual-e5-small: 96M of
+    its 118M parameters are the 250k-word embedding matrix, which AdamW would otherwise update every
+    step), and keeps the multilingual embedding space the transfer relies on as pre-trained."""
+    weight = model.get_input_embeddings().weight
+    weight.requires_grad_(False)
+    return weight.numel()
+
+
 def model_labels(model) -> list[str]:
     """The tag set of a token-classification model, in id order."""
     id2label = model.config.id2label
