@@ -19,7 +19,7 @@ import pandas as pd
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.schemas import METRICS, PREDICTIONS
-from pipeline_steps.tags import SCHEMES, TagError, spans_from_tags, split_tag
+from pipeline_steps.tags import TagError, check_scheme, spans_from_tags, split_tag
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ def entity_scores(
     from seqeval.metrics import classification_report
     from seqeval.scheme import IOBES
 
-    if scheme not in SCHEMES:
-        raise ConfigError(f"unknown tag scheme {scheme!r}; expected one of {SCHEMES}")
+    check_scheme(scheme)
     gold = [list(g) for g in gold]
     pred = [list(p) for p in pred]
     if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred, strict=True)):
@@ -146,8 +145,7 @@ def main(ctx) -> None:
     output: metrics; params: method, seed, scheme, source_lang."""
     p = ctx.params
     method, seed, scheme = p["method"], int(p["seed"]), p.get("scheme", "bio")
-    if scheme not in SCHEMES:
-        raise ConfigError(f"unknown tag scheme {scheme!r}; expected one of {SCHEMES}")
+    check_scheme(scheme)
     paths = ctx.input["predictions"]
     paths = [paths] if isinstance(paths, str) else list(paths)
     if not paths:

@@ -34,7 +34,7 @@ from pipeline_steps.models.token_classification import (
     predict_tags,
 )
 from pipeline_steps.schemas import PROJECTED, SENTENCES, TRAIN_LOG, Artifact
-from pipeline_steps.tags import SCHEMES, TagError, label_set, spans_from_tags
+from pipeline_steps.tags import TagError, check_scheme, label_set, spans_from_tags
 from pipeline_steps.train import TrainConfig, Trainer, cpu_threads
 
 log = logging.getLogger(__name__)
@@ -179,8 +179,7 @@ def main(ctx) -> None:
     method = p["method"]
     seed = int(p["seed"])
     scheme = p.get("scheme", "bio")
-    if scheme not in SCHEMES:
-        raise ConfigError(f"unknown tag scheme {scheme!r}; expected one of {SCHEMES}")
+    check_scheme(scheme)
     if not p.get("labels"):
         raise ConfigError("finetune needs params.labels (the entity types, e.g. [PER, ORG, LOC, MISC])")
     tagset = label_set(p["labels"], scheme)

@@ -16,7 +16,7 @@ from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.models.token_classification import encode, load_tokenizer, model_labels, predict_tags
 from pipeline_steps.schemas import PREDICTIONS, SENTENCES
-from pipeline_steps.tags import SCHEMES, TagError, split_tag
+from pipeline_steps.tags import TagError, check_scheme, split_tag
 from pipeline_steps.train import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,7 @@ log = logging.getLogger(__name__)
 
 def check_model_scheme(labels: Sequence[str], scheme: str, where: str) -> None:
     """The model's tag set must be tags of ``scheme`` ('O' plus B-/I- for bio, also E-/S- for bioes)."""
-    if scheme not in SCHEMES:
-        raise ConfigError(f"unknown tag scheme {scheme!r}; expected one of {SCHEMES}")
+    check_scheme(scheme)
     allowed = {"B", "I", "O"} if scheme == "bio" else {"B", "I", "E", "S", "O"}
     for tag in labels:
         try:

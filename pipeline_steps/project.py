@@ -32,7 +32,7 @@ from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.method_names import MAPPINGS
 from pipeline_steps.schemas import ALIGNMENTS, PAIRS, PROJECTED, SPANS
-from pipeline_steps.tags import SCHEMES, Span, tags_from_spans
+from pipeline_steps.tags import Span, check_scheme, tags_from_spans
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,7 @@ def project_frame(
     """PROJECTED rows for every pair, and totals (source spans, projected, overlap, unaligned)."""
     if mapping not in MAPPINGS:
         raise ConfigError(f"unknown projection mapping {mapping!r}; expected one of {MAPPINGS}")
-    if scheme not in SCHEMES:
-        raise ConfigError(f"unknown tag scheme {scheme!r}; expected one of {SCHEMES}")
+    check_scheme(scheme)
     pairs_path, align_path, spans_path = paths
     row_of = {pid: r for r, pid in enumerate(alignments["pair_id"])}
     src_len = dict(zip(pairs["src_id"], pairs["src_tokens"].map(len), strict=True))

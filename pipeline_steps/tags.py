@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pipeline_steps.errors import ConfigError
+
 Span = tuple[int, int, str]
 SCHEMES = ("bio", "bioes")
+INPUT_SCHEMES = ("iob1", "bio", "bioes")
+
+
+def check_scheme(scheme: str, allowed: Sequence[str] = SCHEMES, what: str = "tag scheme") -> str:
+    """``scheme`` if it is one of ``allowed``; else a ConfigError naming the choices."""
+    if scheme not in allowed:
+        raise ConfigError(f"unknown {what} {scheme!r}; expected one of {', '.join(allowed)}")
+    return scheme
 
 
 class TagError(ValueError):
@@ -60,8 +70,7 @@ def spans_from_tags(tags: Sequence[str], scheme: str = "bio", strict: bool = Tru
     an unclosed BIOES chunk) with a TagError naming the position; ``strict=False`` repairs them the
     way conlleval does (a stray I- starts a new chunk) -- used on model predictions.
     """
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown tag scheme {scheme!r}; expected one of {SCHEMES}")
+    check_scheme(scheme)
     spans: list[Span] = []
     start: int | None = None
     cur: str | None = None

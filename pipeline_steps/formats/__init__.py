@@ -24,11 +24,11 @@ from typing import Any
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError, InputFormatError
-from pipeline_steps.formats._common import INPUT_SCHEMES, check_scheme
 from pipeline_steps.formats.conll import read_conll2002, read_conll2003, read_tsv, read_wikiann
 from pipeline_steps.formats.lines import read_lines
 from pipeline_steps.formats.squad import read_squad
 from pipeline_steps.schemas import QA_EXAMPLES, SENTENCES, Artifact
+from pipeline_steps.tags import INPUT_SCHEMES, check_scheme
 
 log = logging.getLogger(__name__)
 

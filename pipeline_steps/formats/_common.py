@@ -16,9 +16,8 @@ import pandas as pd
 
 from pipeline_steps.errors import ConfigError, InputFormatError
 from pipeline_steps.schemas import SENTENCES
-from pipeline_steps.tags import SCHEMES, TagError, convert
+from pipeline_steps.tags import INPUT_SCHEMES, TagError, check_scheme, convert
 
-INPUT_SCHEMES = ("iob1", "bio", "bioes")
 DOCSTART = "-DOCSTART-"
 _SPACES = re.compile(r"[ \t]+")
 
@@ -31,12 +30,6 @@ class RawSentence:
     tags: list[str] | None
     lines: list[int]
     doc: int | None = None
-
-
-def check_scheme(scheme: str, allowed: Sequence[str] = SCHEMES, what: str = "scheme") -> str:
-    if scheme not in allowed:
-        raise ConfigError(f"unknown {what} {scheme!r}; expected one of {', '.join(allowed)}")
-    return scheme
 
 
 def read_text(path: str, encoding: str | None = None) -> str:

@@ -14,7 +14,6 @@ import pandas as pd
 
 from pipeline_steps.errors import ConfigError, InputFormatError
 from pipeline_steps.formats._common import (
-    check_scheme,
     check_tags,
     parse_columns,
     read_text,
@@ -23,6 +22,7 @@ from pipeline_steps.formats._common import (
     split_tabs,
     to_frame,
 )
+from pipeline_steps.tags import check_scheme
 
 log = logging.getLogger(__name__)
 

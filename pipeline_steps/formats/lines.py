@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError, InputFormatError
-from pipeline_steps.formats._common import RawSentence, check_scheme, read_text, split_lines, to_frame
+from pipeline_steps.formats._common import RawSentence, read_text, split_lines, to_frame
+from pipeline_steps.tags import check_scheme
 
 TOKENIZERS = ("moses", "whitespace")
 
