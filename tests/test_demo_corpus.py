@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -72,7 +73,8 @@ def type_multiset(sentence: Sentence) -> Counter:
 
 @pytest.fixture(scope="module")
 def files() -> dict[str, Path]:
-    return {p.name: p for p in sorted(DEMO.iterdir()) if p.is_file() and p.name != "generate_demo.py"}
+    """The demo corpus: every file in resources/demo but the generator and its inputs."""
+    return {p.name: p for p in sorted(DEMO.iterdir()) if p.is_file() and p.name not in gen.INPUT_FILES}
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +275,7 @@ def test_ingest_readers_accept_the_files(files, labelled):
 
 
 def _template(english_prefix: str):
-    return next(t for t in gen.TEMPLATE_OBJS if t.text["en"].startswith(english_prefix))
+    return next(t for t in gen.TEMPLATES if t.text["en"].startswith(english_prefix))
 
 
 def _render_all(template, fill: dict[str, str], values: dict[str, int]) -> dict[str, list[tuple[str, str]]]:
@@ -343,6 +345,31 @@ def test_template_with_mismatched_slots_is_rejected():
         gen.entity("ORG", "CO", "Acme", "f:Acme/lok=Acme", "Acme")
 
 
+@pytest.mark.parametrize(
+    ("name", "loader", "lines"),
+    [
+        ("gazetteers.tsv", "load_gazetteers", ["LOC\tC\tGermany\tDeutschland\tAlemania\t", "LOC\tC\tSpain"]),
+        ("gazetteers.tsv", "load_gazetteers", ["ORG\tCO\tAcme\tAcme\tAcme\t", "ORG\tCO\tX\tf:X/lok=X\tX\t"]),
+        (
+            "templates.tsv",
+            "load_templates",
+            ["{P1} met {P2} .\t{P1} traf {P2} .\t{P1} y {P2} .", "{P1} .\t{P1} .\t{P2} ."],
+        ),
+        ("values.tsv", "load_values", ["DAY\tMonday\tMontag\tlunes", "DAY\tTuesday\tDienstag\t martes"]),
+    ],
+)
+def test_malformed_data_line_is_rejected_with_its_file_and_line(tmp_path, name, loader, lines):
+    """The generator's inputs are validated when read: the error names the file and the bad line (3)."""
+    header = {"gazetteers.tsv": "label\tkinds\ten\tde\tes\tattrs", "templates.tsv": "en\tde\tes"}
+    path = tmp_path / name
+    path.write_text("\n".join([header.get(name, "kind\ten\tde\tes"), *lines]) + "\n", encoding="utf-8")
+    with pytest.raises(gen.DataError, match=f"^{re.escape(str(path))}:3: "):
+        getattr(gen, loader)(path)
+    # the committed inputs are well-formed, and are not part of the corpus
+    assert getattr(gen, loader)(DEMO / name)
+    assert name in gen.INPUT_FILES
+
+
 def test_moses_round_trip_check_rejects_untokenisable_sentences():
     """German reads '3.' before a full stop as an ordinal, so '... seit 3 .' cannot round-trip."""
     with pytest.raises(ValueError, match="round trip"):
@@ -351,9 +378,9 @@ def test_moses_round_trip_check_rejects_untokenisable_sentences():
 
 
 @settings(max_examples=60, deadline=None)
-@given(index=st.integers(0, len(gen.TEMPLATE_OBJS) - 1), seed=st.integers(0, 2**32 - 1))
+@given(index=st.integers(0, len(gen.TEMPLATES) - 1), seed=st.integers(0, 2**32 - 1))
 def test_any_fill_of_any_template_is_parallel_and_well_formed(index, seed):
-    inst = gen.instantiate(gen.TEMPLATE_OBJS[index], random.Random(seed))
+    inst = gen.instantiate(gen.TEMPLATES[index], random.Random(seed))
     by_lang = inst.sentences
     for lang, sent in by_lang.items():
         assert 6 <= len(sent.tokens) <= 30
