@@ -1,6 +1,6 @@
 """xlt: cross-lingual transfer of sequence labelling. See README.md and docs/architecture.md."""
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 from pipeline_steps import workflow_config as wfc
 
@@ -14,8 +14,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.yaml")
-wfc.check(config)
+# config/schema.yaml: types and every default (filled in here); then the cross-field checks. Every
+# config error stops the run here, before any job.
+wfc.prepare(config)
 
 
 include: "workflow/rules/common.smk"

@@ -14,8 +14,7 @@ import json
 import logging
 import os
 import shutil
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import torch
 
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.evaluate import f1 as entity_f1
-from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.io import atomic_dir, read_artifact, write_artifact
 from pipeline_steps.methods import MethodData, make_method
 from pipeline_steps.models.token_classification import (
     encode,
@@ -40,8 +39,11 @@ from pipeline_steps.train import TrainConfig, Trainer, cpu_threads
 log = logging.getLogger(__name__)
 
 META_FILE = "xlt_finetune.json"
-# params that do not change what is trained (left out of the checkpoint fingerprint)
-NOT_TRAJECTORY = {"checkpoint_dir", "checkpoint_steps", "keep_checkpoints", "keep_last_checkpoints", "device"}
+# params that do not change what is trained: left out of the checkpoint fingerprint, so changing them
+# does not abandon resumable checkpoints (TrainConfig.fingerprint leaves out the same fields)
+NOT_TRAJECTORY = frozenset(
+    {"checkpoint_dir", "checkpoint_steps", "keep_last_checkpoints", "keep_checkpoints", "device"}
+)
 
 
 def read_labelled(path: str, artifact: Artifact, tagset: Sequence[str], scheme: str) -> pd.DataFrame:
@@ -98,20 +100,13 @@ def dev_evaluator(tokenizer, dev: pd.DataFrame, scheme: str, max_length: int, ba
 
 
 def save_model_dir(model, tokenizer, out: str | os.PathLike, meta: dict[str, Any]) -> None:
-    """Write model + tokenizer + ``xlt_finetune.json`` to a temporary folder, then rename it to ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        model.to("cpu")
+    """Write model + tokenizer + ``xlt_finetune.json`` to a temporary folder, then rename it to ``out``
+    (``io.atomic_dir``: umask permissions)."""
+    model.to("cpu")
+    with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def remove_checkpoints(root: Path, phases: Sequence[str]) -> None:
@@ -146,44 +141,81 @@ def phase_steps(results: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def train_config(p: dict[str, Any], method: str) -> TrainConfig:
-    def opt(key: str, default: Any, cast=float):
-        value = p.get(key)
-        return default if value is None else cast(value)
+def param(
+    p: dict[str, Any],
+    key: str,
+    cast: Callable[[Any], Any] | None = None,
+    *,
+    optional: bool = False,
+    section: str | None = "finetune",
+) -> Any:
+    """``p[key]`` cast with ``cast``; ConfigError naming the config key (``finetune.<key>``) when it is
+    missing (its default belongs in config/schema.yaml, which Snakemake fills in), null (unless
+    ``optional``) or of the wrong type."""
+    name = f"{section}.{key}" if section else key
+    if key not in p:
+        raise ConfigError(
+            f"{name} is missing from the finetune step's params (config/schema.yaml has its default)"
+        )
+    value = p[key]
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{name} must be set (got null)")
+    if cast is None:
+        return value
+    try:
+        return cast(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be {getattr(cast, '__name__', cast)} (got {value!r})") from None
 
-    return TrainConfig(
-        seed=int(p["seed"]),
-        lr=opt("lr", 5e-5),
-        epochs=opt("epochs", 3, int),
-        warmup_ratio=opt("warmup_ratio", 0.1),
-        weight_decay=opt("weight_decay", 0.01),
-        max_grad_norm=opt("max_grad_norm", 1.0),
-        max_steps=opt("max_steps", None, int),
-        eval_steps=opt("eval_steps", 0, int),
-        eval_after=opt("eval_after", 0, int),
-        checkpoint_steps=opt("checkpoint_steps", 0, int),
-        keep_checkpoints=opt("keep_last_checkpoints", 2, int),
-        device=p.get("device") or "auto",
-        desc=f"finetune:{method}",
-    )
+
+# the finetune: config keys that are TrainConfig fields: (type, may be null)
+TRAIN_KEYS: dict[str, tuple[type, bool]] = {
+    "lr": (float, False),
+    "epochs": (int, False),
+    "warmup_ratio": (float, False),
+    "weight_decay": (float, False),
+    "max_grad_norm": (float, True),
+    "max_steps": (int, True),
+    "eval_steps": (int, False),
+    "eval_after": (int, False),
+    "checkpoint_steps": (int, False),
+    "keep_last_checkpoints": (int, False),
+    "device": (str, False),
+}
+
+
+def train_config(p: dict[str, Any], method: str) -> TrainConfig:
+    """The TrainConfig of the finetune params: every ``TRAIN_KEYS`` key and ``seed``, no defaults."""
+    fields = {key: param(p, key, cast, optional=optional) for key, (cast, optional) in TRAIN_KEYS.items()}
+    return TrainConfig(seed=param(p, "seed", int, section=None), desc=f"finetune:{method}", **fields)
 
 
 def main(ctx) -> None:
-    """Rule ``finetune``. input: train, dev (sentences), model (optional folder), extra (optional list
-    of projected artifacts); output: model (folder), log (train_log); params: method, seed,
-    model_name_or_path, scheme, labels, lr, epochs, batch_size, max_length, warmup_ratio, weight_decay,
-    checkpoint_steps, eval_steps, checkpoint_dir, max_steps (optional: eval_after, max_grad_norm,
-    device, keep_checkpoints, freeze_embeddings; for the translation-based methods and MTL-WS:
-    target_langs, task and method_params, see ``pipeline_steps.methods``)."""
+    """Rule ``finetune``. input: train, dev (sentences), model (optional folder: the tiny model), extra
+    (optional list of projected artifacts); output: model (folder), log (train_log).
+
+    params: every key of the config's ``finetune:`` section -- lr, epochs, batch_size, max_length,
+    warmup_ratio, weight_decay, max_grad_norm (null: no clipping), max_steps (null: all epochs),
+    eval_steps (0: only at the end), eval_after, checkpoint_steps (0: only at the end),
+    keep_last_checkpoints (newest checkpoints kept during training), keep_checkpoints (keep them after
+    the final model is saved), device ("auto"), freeze_embeddings -- with no defaults here (a missing
+    key is a ConfigError naming ``finetune.<key>``), plus method, seed, model_name_or_path, scheme,
+    labels, task, target_langs, method_params (see ``pipeline_steps.methods``) and checkpoint_dir
+    (default: ``checkpoints/`` next to the model). Keys in ``NOT_TRAJECTORY`` may change between an
+    interrupted run and its resumption."""
     p = dict(ctx.params)
-    method = p["method"]
-    seed = int(p["seed"])
-    scheme = p.get("scheme", "bio")
+    method = param(p, "method", str, section=None)
+    seed = param(p, "seed", int, section=None)
+    scheme = param(p, "scheme", str, section=None)
     check_scheme(scheme)
     if not p.get("labels"):
         raise ConfigError("finetune needs params.labels (the entity types, e.g. [PER, ORG, LOC, MISC])")
     tagset = label_set(p["labels"], scheme)
-    batch_size, max_length = int(p.get("batch_size") or 32), int(p.get("max_length") or 128)
+    batch_size, max_length = param(p, "batch_size", int), param(p, "max_length", int)
+    config = train_config(p, method)
+    freeze, keep_checkpoints = param(p, "freeze_embeddings", bool), param(p, "keep_checkpoints", bool)
 
     train_df = read_labelled(str(ctx.input["train"]), SENTENCES, tagset, scheme)
     dev_path = ctx.input.get("dev")
@@ -195,12 +227,11 @@ def main(ctx) -> None:
     model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
     tokenizer = load_tokenizer(model_path)
     model = load_model(model_path, tagset, seed=seed)
-    if p.get("freeze_embeddings"):
+    if freeze:
         log.info("word embeddings frozen: %d parameters not trained", freeze_word_embeddings(model))
     torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
     label2id = {t: i for i, t in enumerate(tagset)}
 
-    config = train_config(p, method)
     evaluate = None
     if dev_df is not None and len(dev_df):
         evaluate = dev_evaluator(tokenizer, dev_df, scheme, max_length, batch_size)
@@ -247,7 +278,7 @@ def main(ctx) -> None:
     }
     save_model_dir(model, tokenizer, out_model, meta)
     write_artifact(train_log, ctx.output["log"], TRAIN_LOG)
-    if not p.get("keep_checkpoints"):
+    if not keep_checkpoints:
         remove_checkpoints(ckpt_dir, [r.phase for r in trainer.results])
     log.info(
         "finetune %s seed %d: %d steps, best dev F1 %s at step %s",

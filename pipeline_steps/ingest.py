@@ -47,7 +47,13 @@ def main(ctx) -> None:
     ctx.params ``format``, ``lang``, ``split``, ``scheme`` and reader options (``input_scheme``,
     ``tokenize``, ``encoding``, ...; None = the reader's default); ``skip`` drops the first N
     records and ``limit`` then keeps the first N (a dev split carved from a train file: train
-    ``limit: 1800``, dev ``skip: 1800``); the whole file is still read and checked."""
+    ``limit: 1800``, dev ``skip: 1800``); the whole file is still read and checked.
+
+    ``labels`` (optional list of entity types, e.g. ``["PER", "ORG", "LOC", "MISC"]``; None = no
+    check): a tag of any other type is an InputFormatError naming the file, line and tag.
+    ``require_tags`` (optional bool, default false; true for train/dev/test/gold data): an
+    unlabelled file (no tag column, format ``lines``) is an InputFormatError naming the file.
+    Neither applies to format ``squad``."""
     params = dict(ctx.params)
     missing = [k for k in ("format", "lang", "split") if not params.get(k)]
     if missing:
@@ -56,11 +62,13 @@ def main(ctx) -> None:
     scheme = params.pop("scheme", None) or "bio"
     limit = params.pop("limit", None)
     skip = params.pop("skip", None)
+    labels = params.pop("labels", None)
+    require_tags = bool(params.pop("require_tags", None))
     key = "qa" if fmt == "squad" else "sentences"
     if key not in ctx.output:
         raise ConfigError(f"ingest: format {fmt!r} writes output '{key}', got outputs {sorted(ctx.output)}")
     raw = str(ctx.input["raw"])
-    df = read(raw, fmt, lang, split, scheme, **params)
+    df = read(raw, fmt, lang, split, scheme, labels=labels, require_tags=require_tags, **params)
     if skip:
         log.info("%s: skipping the first %d of %d records (data skip)", raw, skip, len(df))
         df = df.iloc[skip:].reset_index(drop=True)

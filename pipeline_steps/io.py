@@ -1,14 +1,19 @@
 """Atomic, validated Parquet and JSON I/O shared by every step.
 
-Writes go to a temporary file in the destination folder and are renamed into place, so a killed
-job never leaves a half-written artifact that looks complete.
+Writes go to a temporary file (``atomic_path``) or folder (``atomic_dir``) in the destination folder
+and are renamed into place, so a killed job never leaves a half-written artifact that looks
+complete; they get the umask's permissions like any other file. Parquet pages carry CRC checksums,
+verified on read (a corrupted page is an ArtifactError naming the file).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
+import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +27,29 @@ import pyarrow.parquet as pq
 from pipeline_steps.errors import ArtifactError
 from pipeline_steps.schemas import Artifact, validate
 
+log = logging.getLogger(__name__)
+
+
+def umask() -> int:
+    """The process umask (read from /proc on Linux; elsewhere set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The file gets the permissions of a file created normally (``0o666 & ~umask``), not mkstemp's 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
@@ -33,17 +57,67 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~umask())
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def atomic_dir(out: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder next to ``out``; it replaces ``out`` only if the block succeeds.
+
+    The folder gets the permissions of one created normally (``0o777 & ~umask``), not mkdtemp's 0700;
+    a failed block leaves ``out`` as it was and removes the temporary folder.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~umask())
+        if out.is_dir() and not out.is_symlink():
+            shutil.rmtree(out)
+        elif out.exists() or out.is_symlink():
+            out.unlink()
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_dir(next_to: str | os.PathLike | None, tool: str) -> Iterator[Path]:
+    """A private scratch folder for ``tool``, removed afterwards.
+
+    With ``next_to`` (a job's output path) the folder is ``.xlt-{tool}.{name}.*`` in the output's
+    folder, and such folders left by an earlier run of the same output (killed before it could
+    clean up; one job writes an output at a time) are removed first. Without it: the system temp dir.
+    """
+    if next_to is None:
+        with tempfile.TemporaryDirectory(prefix=f"xlt-{tool}.") as tmp:
+            yield Path(tmp)
+        return
+    out = Path(next_to)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".xlt-{tool}.{out.name}."
+    for stale in out.parent.glob(glob.escape(prefix) + "*"):
+        if "." in stale.name[len(prefix) :]:  # the scratch folder of another output
+            continue
+        log.warning("removing scratch folder %s left by an earlier run", stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_artifact(df: pd.DataFrame, path: str | os.PathLike, artifact: Artifact) -> None:
-    """Validate ``df`` against ``artifact`` and write it atomically as Parquet."""
+    """Validate ``df`` against ``artifact`` and write it atomically as Parquet, with page checksums."""
     df = validate(df.reset_index(drop=True), artifact, str(path))
     table = pa.Table.from_pandas(df, schema=artifact.schema, preserve_index=False)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, write_page_checksum=True)
 
 
 def read_artifact(path: str | os.PathLike, artifact: Artifact) -> pd.DataFrame:
@@ -52,7 +126,7 @@ def read_artifact(path: str | os.PathLike, artifact: Artifact) -> pd.DataFrame:
     if not path.exists():
         raise ArtifactError(str(path), None, None, f"file not found (expected a '{artifact.name}' artifact)")
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, page_checksum_verification=True)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ArtifactError(str(path), None, None, f"not a readable Parquet file: {exc}") from exc
     df = table.to_pandas(types_mapper=None)

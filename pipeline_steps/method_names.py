@@ -14,7 +14,11 @@ from collections.abc import Sequence
 
 from pipeline_steps.errors import ConfigError
 
-METHOD_RE = re.compile(r"^(?P<base>[a-z_]+)(?:-(?P<lang>[a-z]{2,3}))?(?:@(?P<mapping>[a-z0-9]+))?$")
+#: The method grammar, stated once: ``base[-lang][@mapping]``.
+METHOD_PATTERN = r"(?P<base>[a-z_]+)(?:-(?P<lang>[a-z]{2,3}))?(?:@(?P<mapping>[a-z0-9]+))?"
+METHOD_RE = re.compile(f"^{METHOD_PATTERN}$")
+#: The same grammar as a Snakemake wildcard constraint (no named groups).
+METHOD_WILDCARD = re.sub(r"\(\?P<\w+>", "(?:", METHOD_PATTERN)
 PER_LANGUAGE = frozenset({"to", "bilingual"})
 ALL_TARGETS = frozenset({"mtl", "mtl_ws"})
 MAPPINGS = ("span2span", "word2word")

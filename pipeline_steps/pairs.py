@@ -6,11 +6,17 @@ import logging
 
 import pandas as pd
 
-from pipeline_steps.errors import ArtifactError, ConfigError
+from pipeline_steps.errors import ArtifactError, ConfigError, InputFormatError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.schemas import PAIRS, SENTENCES
 
 log = logging.getLogger(__name__)
+
+
+def raw_source(df: pd.DataFrame, path: str) -> str:
+    """The raw input file a sentences table was ingested from (its ``source`` column), else ``path``."""
+    sources = df["source"].dropna().unique() if "source" in df.columns else []
+    return str(sources[0]) if len(sources) == 1 else path
 
 
 def pair_sentences(
@@ -23,14 +29,19 @@ def pair_sentences(
     tgt_path: str = "<tgt>",
 ) -> pd.DataFrame:
     """Row i of ``src`` with row i of ``tgt``: id ``{corpus}-{src_lang}-{tgt_lang}-{i:06d}``, provider
-    ``parallel``. The two tables must have equal length and the languages the params name."""
+    ``parallel``. The two tables must have equal length (else an InputFormatError names the raw
+    files, from the ``source`` column, and the first line without a partner) and the languages the
+    params name."""
     if len(src) != len(tgt):
-        raise ArtifactError(
-            src_path,
-            None,
-            None,
-            f"sentence-parallel files differ in length: {src_path} has {len(src)} sentences, "
-            f"{tgt_path} has {len(tgt)}",
+        src_raw, tgt_raw = raw_source(src, src_path), raw_source(tgt, tgt_path)
+        long, long_raw, short_raw = (
+            (src, src_raw, tgt_raw) if len(src) > len(tgt) else (tgt, tgt_raw, src_raw)
+        )
+        raise InputFormatError(
+            long_raw,
+            int(long["line"].iloc[min(len(src), len(tgt))]),
+            f"sentence-parallel files differ in length: {src_raw} has {len(src)} sentences, {tgt_raw} "
+            f"has {len(tgt)}; the sentence on this line is the first without a partner in {short_raw}",
         )
     for df, path, lang in ((src, src_path, src_lang), (tgt, tgt_path, tgt_lang)):
         bad = (df["lang"] != lang).to_numpy().nonzero()[0]

@@ -2,7 +2,8 @@
 
 Rows are methods, columns the test languages (source first, then targets) and ``avg`` (mean over
 target languages, as the papers report). Cells are mean F1 over seeds, with the standard deviation
-when there is more than one seed.
+when there is more than one seed. With both ZERO-SHOT and MTL-WS, the convergence plot (paper 001
+Figure 2) is drawn from their train logs (schemas.TRAIN_LOG, whose ``phase`` column marks the warm-up).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from pipeline_steps.io import atomic_path, read_artifact, write_text  # noqa: E402
 from pipeline_steps.method_names import MAPPINGS, row_name, split_method  # noqa: E402
@@ -23,6 +27,8 @@ from pipeline_steps.runner import StepContext  # noqa: E402
 from pipeline_steps.schemas import METRICS, TRAIN_LOG  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+MAIN_PHASE = "main"  # the Trainer phase Figure 2 plots (MTL-WS: after the warm-up)
 
 
 def merge_per_language_models(metrics: pd.DataFrame, target_langs: list[str]) -> pd.DataFrame:
@@ -115,32 +121,60 @@ def projection_rows(summary: dict) -> list[tuple[str, dict]]:
     return [(k, summary[k]) for k in [*langs, "avg"] if k in summary]
 
 
-def plot(table: pd.DataFrame, path: str | Path, title: str) -> None:
-    pivot = table.pivot(index="lang", columns="method", values="f1_mean")
-    errs = table.pivot(index="lang", columns="method", values="f1_std").fillna(0.0)
+def f1_figure(table: pd.DataFrame, title: str) -> tuple[Figure, Axes]:
+    """Grouped bars of mean F1 per test language (one bar per method), with +-1 std error bars on the
+    cells averaged over more than one seed only; the legend sits right of the axes, clear of the bars."""
     order = list(dict.fromkeys(table["lang"]))
-    pivot, errs = pivot.loc[order], errs.loc[order]
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(order) * max(1, len(pivot.columns)) ** 0.5, 3.6))
-    pivot.plot.bar(ax=ax, yerr=errs, capsize=3, rot=0, width=0.8)
+    methods = list(dict.fromkeys(table["method"]))
+    width = 0.8 / max(1, len(methods))
+    fig, ax = plt.subplots(
+        figsize=(2.6 + 1.1 * len(order) * max(1, len(methods)) ** 0.5, 3.6), layout="constrained"
+    )
+    for i, method in enumerate(methods):
+        rows = table[table["method"] == method]
+        pos = np.array([order.index(lang) for lang in rows["lang"]]) - 0.4 + width * (i + 0.5)
+        ax.bar(pos, rows["f1_mean"], width, label=method)
+        several = ((rows["n_seeds"] > 1) & rows["f1_std"].notna()).to_numpy()
+        if several.any():
+            ax.errorbar(
+                pos[several],
+                rows["f1_mean"].to_numpy()[several],
+                yerr=rows["f1_std"].to_numpy()[several],
+                fmt="none",
+                ecolor="black",
+                elinewidth=1,
+                capsize=3,
+            )
+    ax.set_xticks(range(len(order)), order)
     ax.set_ylabel("entity F1 (%)")
     ax.set_xlabel("test language")
     ax.set_ylim(0, 100)
     ax.set_title(title)
-    ax.legend(title="method", fontsize=8)
-    fig.tight_layout()
+    ax.legend(title="method", fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    return fig, ax
+
+
+def save_figure(fig: Figure, path: str | Path) -> None:
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
+        fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
     plt.close(fig)
 
 
-def convergence(logs: dict[str, pd.DataFrame], phases: dict[str, list[dict]]) -> pd.DataFrame:
-    """Dev F1 against fine-tuning step (paper 001 Figure 2): for MTL-WS the steps of its ``main``
-    phase (after the warm-up), so both curves start at the first adaptation step."""
+def plot(table: pd.DataFrame, path: str | Path, title: str) -> None:
+    save_figure(f1_figure(table, title)[0], path)
+
+
+def convergence(logs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Dev F1 against fine-tuning step (paper 001 Figure 2), from the train logs alone: the steps of the
+    ``main`` phase (for MTL-WS those after the warm-up) numbered from 1, so both curves start at the
+    first adaptation step. A log without a ``main`` phase is plotted whole."""
     rows = []
     for method, df in logs.items():
-        main_phase = [ph for ph in phases.get(method, []) if ph["phase"] == "main"]
-        first = main_phase[0]["first_step"] if main_phase else 1
-        dev = df[df["dev_f1"].notna() & (df["step"] >= first)]
+        main = df[df["phase"] == MAIN_PHASE]
+        if main.empty:
+            main = df
+        first = int(main["step"].min()) if len(main) else 1
+        dev = main[main["dev_f1"].notna()]
         rows += [(method, int(r.step) - first + 1, 100.0 * r.dev_f1) for r in dev.itertuples()]
     return pd.DataFrame(rows, columns=["method", "step", "dev_f1"])
 
@@ -154,12 +188,14 @@ def plot_convergence(curves: pd.DataFrame, path: str | Path, title: str) -> None
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(ctx: StepContext) -> None:
+    """Rule ``report``. input: metrics (eval artifacts), projection (optional: [summary.json]),
+    train_logs (one per ``curve_methods``; nothing else of a model is read); output: table, csv, plot,
+    convergence (optional: [png]); params: experiment, source_lang, target_langs, methods, mapping,
+    curve_methods."""
     frames = [read_artifact(p, METRICS) for p in ctx.input["metrics"]]
     p = ctx.params
     metrics = merge_per_language_models(pd.concat(frames, ignore_index=True), list(p["target_langs"]))
@@ -173,11 +209,7 @@ def main(ctx: StepContext) -> None:
             m: read_artifact(f, TRAIN_LOG)
             for m, f in zip(p["curve_methods"], ctx.input["train_logs"], strict=True)
         }
-        phases = {
-            m: json.loads((Path(d) / "xlt_finetune.json").read_text(encoding="utf-8")).get("phases", [])
-            for m, d in zip(p["curve_methods"], ctx.input["models"], strict=True)
-        }
-        plot_convergence(convergence(logs, phases), convergence_png, "Effect of warm-up on convergence")
+        plot_convergence(convergence(logs), convergence_png, "Effect of warm-up on convergence")
     projection = None
     if ctx.input.get("projection"):
         projection = json.loads(Path(ctx.input["projection"][0]).read_text(encoding="utf-8"))

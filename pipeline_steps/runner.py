@@ -40,8 +40,23 @@ def _named(namedlist: Any) -> dict[str, Any]:
     return {k: v if isinstance(v, str) or not hasattr(v, "__iter__") else list(v) for k, v in items.items()}
 
 
+#: A rule param holding a dict of params that depend on the wildcards (one workflow_config function
+#: computes them all); it is merged into the step's params.
+MERGED_PARAM = "from_config"
+
+
+def step_params(rule_params: dict[str, Any]) -> dict[str, Any]:
+    """The params a step gets from its rule's: without ``step``, with ``from_config`` merged in."""
+    params = {k: v for k, v in rule_params.items() if k not in ("step", MERGED_PARAM)}
+    merged = rule_params.get(MERGED_PARAM) or {}
+    clash = sorted(set(merged) & set(params))
+    if clash:
+        raise ValueError(f"params {clash} are given both directly and in {MERGED_PARAM}")
+    return {**params, **merged}
+
+
 def context_from_snakemake(smk: Any) -> StepContext:
-    params = {k: v for k, v in dict(smk.params.items()).items() if k != "step"}
+    params = step_params(dict(smk.params.items()))
     return StepContext(
         input=_named(smk.input),
         output=_named(smk.output),

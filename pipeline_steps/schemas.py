@@ -12,8 +12,7 @@ target side was ingested too), so any row of any stage traces back to the input 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +32,6 @@ class Artifact:
     nullable: frozenset[str] = frozenset()
     same_length: tuple[tuple[str, str], ...] = ()
     unique: tuple[str, ...] = ()
-    checks: tuple[Callable[[pd.DataFrame], pd.Series], ...] = field(default=())
     description: str = ""
 
     @property
@@ -218,6 +216,7 @@ TRAIN_LOG = Artifact(
         [
             ("step", pa.int64()),
             ("epoch", pa.int64()),
+            ("phase", pa.string()),
             ("loss", pa.float64()),
             ("lr", pa.float64()),
             ("dev_f1", pa.float64()),
@@ -225,7 +224,10 @@ TRAIN_LOG = Artifact(
         ]
     ),
     nullable=frozenset({"dev_f1"}),
-    description="Training progress, one row per logged step (dev_f1 where evaluated).",
+    description=(
+        "Training progress, one row per optimisation step, numbered across the training phases (phase: "
+        "e.g. MTL-WS 'warmup' then 'main'); dev_f1 where evaluated, resumed on steps run after a restart."
+    ),
 )
 
 ARTIFACTS: dict[str, Artifact] = {

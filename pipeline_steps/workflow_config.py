@@ -1,78 +1,128 @@
-"""What the Snakefile needs from the config: dataset look-ups, input choices, targets, sanity checks.
+"""Every decision the workflow takes from the config, as named functions (rna-seq's ``common.smk``).
 
-The JSON schema (config/schema.yaml) checks types; ``check`` adds the cross-field rules a schema
-cannot express, with messages that say which key to fix. Everything here is pure over the config
-dict so it is unit-tested without Snakemake.
+Rules in ``workflow/rules/*.smk`` hold paths and params only and call these; everything here is pure
+over the config dict (already validated and defaulted by ``prepare``), so it is unit-tested without
+Snakemake. ``check`` adds the cross-field rules a JSON schema cannot express, with messages that say
+which key to fix; ``prepare`` runs both, so every config error surfaces before any job runs.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline_steps import config_schema
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.method_names import expand_methods, method_mapping, projected_langs, split_method
+from pipeline_steps.method_names import (
+    METHOD_WILDCARD,
+    expand_methods,
+    method_mapping,
+    projected_langs,
+    row_name,
+    split_method,
+)
 
 DATASET_NAME = r"train|dev|test\.[a-z]{2,3}|(gold|par)\.[a-z]{2,3}\.(src|tgt)"
+WILDCARDS = {
+    "name": DATASET_NAME,
+    "lang": r"[a-z]{2,3}",
+    "corpus": r"translated|gold|par",
+    "method": METHOD_WILDCARD,
+    "mapping": r"span2span|word2word",
+    "seed": r"\d+",
+}
+TINY = "tiny"
+#: Formats that give sentences (everything but ``squad``, which gives QA examples).
+SENTENCE_FORMATS = frozenset({"conll2003", "conll2002", "tsv", "wikiann", "lines"})
+#: finetune keys that do not change what is trained (kept out of the checkpoint fingerprint).
+NOT_TRAJECTORY = frozenset({"checkpoint_steps", "keep_last_checkpoints", "keep_checkpoints", "device"})
+
+
+def prepare(config: dict, root: str | Path = ".") -> dict:
+    """Validate ``config`` against config/schema.yaml, fill in its defaults, and ``check`` it."""
+    config_schema.validate(config)
+    check(config, root)
+    return config
+
+
+# ------------------------------------------------------------------------------------------ paths
 
 
 def results_dir(config: dict) -> str:
     return f"results/{config['experiment']}"
 
 
-def dataset(config: dict, name: str) -> dict[str, Any]:
-    """The ingest parameters of dataset ``name`` (see docs/architecture.md for the names)."""
+def logs_dir(config: dict) -> str:
+    return f"logs/{config['experiment']}"
+
+
+def benchmarks_dir(config: dict) -> str:
+    """Snakemake's per-job wall time and memory (``benchmark:``), read by scripts/stage_times.py."""
+    return f"{logs_dir(config)}/benchmarks"
+
+
+# ----------------------------------------------------------------------------------------- ingest
+
+
+def _dataset_entry(config: dict, name: str) -> tuple[dict, str, str, str | None]:
+    """(config entry, language, split, parallel side) of dataset ``name``."""
     data = config["data"]
     if name in ("train", "dev"):
-        entry, lang, split, side = data[name], config["source_lang"], name, None
-    elif m := re.fullmatch(r"test\.([a-z]+)", name):
-        lang = m.group(1)
-        entry, split, side = data["test"][lang], "test", None
-    elif m := re.fullmatch(r"(gold|par)\.([a-z]+)\.(src|tgt)", name):
+        return data[name], config["source_lang"], name, None
+    if m := re.fullmatch(r"test\.([a-z]+)", name):
+        return data["test"][m.group(1)], m.group(1), "test", None
+    if m := re.fullmatch(r"(gold|par)\.([a-z]+)\.(src|tgt)", name):
         kind, tgt_lang, side = m.groups()
         entry = data["gold_parallel" if kind == "gold" else "parallel"][tgt_lang]
-        lang = config["source_lang"] if side == "src" else tgt_lang
-        split = kind
-    else:
-        raise ConfigError(f"unknown dataset name {name!r}")
-    params = {
+        return entry, config["source_lang"] if side == "src" else tgt_lang, kind, side
+    raise ConfigError(f"unknown dataset name {name!r}")
+
+
+def dataset_path(config: dict, name: str) -> str:
+    """The raw file of dataset ``name`` (``train``, ``test.de``, ``gold.es.tgt``, ``par.de.src``)."""
+    entry, _, _, side = _dataset_entry(config, name)
+    return entry[side] if side else entry["path"]
+
+
+def dataset(config: dict, name: str) -> dict[str, Any]:
+    """The ingest params of dataset ``name``: reader options, labels, and whether tags are required."""
+    entry, lang, split, _ = _dataset_entry(config, name)
+    return {
         "format": entry["format"],
-        "path": entry[side] if side else entry["path"],
         "lang": lang,
         "split": split,
         "scheme": config["scheme"],
-        "input_scheme": entry.get("scheme", "iob1" if entry["format"] == "conll2003" else "bio"),
+        "input_scheme": input_scheme(entry),
         "tokenize": entry.get("tokenize", "moses"),
-        "encoding": entry.get("encoding"),
-        "limit": entry.get("limit"),
-        "skip": entry.get("skip"),
-        "sep": entry.get("sep"),
+        "encoding": entry["encoding"],
+        "limit": entry["limit"],
+        "skip": entry["skip"],
+        "sep": entry["sep"],
+        "labels": list(config["labels"]),
+        "require_tags": split != "par",
     }
-    return params
 
 
-def extra_align_pairs(config: dict, corpus: str, lang: str) -> list[str]:
-    """Unlabelled parallel pairs that also train the aligner for ``corpus``/``lang``."""
-    if corpus == "par" or not config["align"].get("use_parallel", True):
-        return []
-    if lang not in config["data"].get("parallel", {}):
-        return []
-    return [f"{results_dir(config)}/pairs/par.{lang}.parquet"]
+def input_scheme(entry: dict) -> str:
+    """The tag scheme of a data file: its ``scheme``, else IOB1 for CoNLL-2003 and BIO for the rest."""
+    if entry.get("scheme"):
+        return entry["scheme"]
+    return "iob1" if entry["format"] == "conll2003" else "bio"
 
 
-def fast_align_binary(config: dict) -> tuple[str, bool]:
-    """(path, needs_build): the configured binary, `fast_align` on PATH, or the one a rule builds."""
-    fa = config["align"].get("fast_align", {})
-    if fa.get("binary"):
-        return fa["binary"], False
-    found = shutil.which("fast_align")
-    if found:
-        return found, False
-    return f".cache/tools/fast_align/{fa.get('commit', 'local')[:12]}/fast_align", True
+def spans_params(config: dict, name: str) -> dict[str, Any]:
+    """Entity spans of a dataset: the gold tags of labelled data, spaCy on unlabelled parallel text."""
+    return {
+        "source": "spacy" if name.startswith("par.") else "gold",
+        "scheme": config["scheme"],
+        **config["spans"],
+    }
 
 
 def source_spans(config: dict, corpus: str, lang: str) -> str:
@@ -80,41 +130,159 @@ def source_spans(config: dict, corpus: str, lang: str) -> str:
     return f"{results_dir(config)}/spans/{name}.parquet"
 
 
+# -------------------------------------------------------------------------------------- translate
+
+
+def translate_langs(config: dict) -> list[str]:
+    """Target languages the training set is translated into (default: all)."""
+    langs = config["translate"]["langs"]
+    return list(config["target_langs"] if langs is None else langs)
+
+
+def translate_options(config: dict, lang: str) -> dict[str, Any]:
+    """Options of the configured provider for target ``lang`` ({src}/{tgt} placeholders filled in)."""
+    tr = config["translate"]
+    provider = tr["provider"]
+    if provider == "file":
+        return {"path": tr["file"][lang]}
+    fill = {"src": config["source_lang"], "tgt": lang}
+    return {k: v.format(**fill) if isinstance(v, str) else v for k, v in tr[provider].items()}
+
+
+def translate_inputs(config: dict, lang: str) -> list[str]:
+    """The translation file of ``lang`` with the ``file`` provider (so editing it reruns the step)."""
+    return [translate_options(config, lang)["path"]] if config["translate"]["provider"] == "file" else []
+
+
+def translate_params(config: dict, lang: str) -> dict[str, Any]:
+    tr = config["translate"]
+    return {
+        "provider": tr["provider"],
+        "src_lang": config["source_lang"],
+        "tgt_lang": lang,
+        "cache_dir": tr["cache_dir"],
+        "chunk_size": tr["chunk_size"],
+        "options": translate_options(config, lang),
+    }
+
+
+# ------------------------------------------------------------------------------------------ align
+
+
+def align_backend(config: dict) -> str:
+    """``align.backend``; ``auto`` = the embedding aligner over a real encoder, eflomal with ``tiny``."""
+    backend = config["align"]["backend"]
+    if backend == "auto":
+        return "eflomal" if uses_tiny_model(config) else "embedding"
+    return backend
+
+
+def fast_align_binary(config: dict) -> tuple[str, bool]:
+    """(path, needs_build): the configured binary, `fast_align` on PATH, or the one a rule builds."""
+    fa = config["align"]["fast_align"]
+    if fa["binary"]:
+        return fa["binary"], False
+    found = shutil.which("fast_align")
+    if found:
+        return found, False
+    return f".cache/tools/fast_align/{(fa['commit'] or 'local')[:12]}/fast_align", True
+
+
+def fast_align_build_inputs(config: dict) -> list[str]:
+    """The binary the ``build_fast_align`` rule makes, when the fast_align backend needs it built."""
+    binary, needs_build = fast_align_binary(config)
+    return [binary] if align_backend(config) == "fast_align" and needs_build else []
+
+
+def align_options(config: dict) -> dict[str, Any]:
+    """Options of the backend: ``align.embedding`` (encoder defaulting to ``model.name_or_path``), the
+    fast_align binary, nothing for eflomal."""
+    backend = align_backend(config)
+    if backend == "embedding":
+        opts = dict(config["align"]["embedding"])
+        opts["name_or_path"] = opts["name_or_path"] or config["model"]["name_or_path"]
+        return opts
+    if backend == "fast_align":
+        return {"binary": fast_align_binary(config)[0]}
+    return {}
+
+
+def align_params(config: dict) -> dict[str, Any]:
+    return {
+        "backend": align_backend(config),
+        "symmetrize": config["align"]["symmetrize"],
+        "seed": config["seeds"][0],
+        "options": align_options(config),
+    }
+
+
+def extra_align_pairs(config: dict, corpus: str, lang: str) -> list[str]:
+    """Unlabelled parallel pairs that also train the aligner for ``corpus``/``lang``."""
+    if corpus == "par" or not config["align"]["use_parallel"] or lang not in config["data"]["parallel"]:
+        return []
+    return [f"{results_dir(config)}/pairs/par.{lang}.parquet"]
+
+
+# ---------------------------------------------------------------------------------------- project
+
+
+def default_mapping(config: dict) -> str:
+    return config["project"]["mapping"]
+
+
+def projected_path(config: dict, corpus: str, lang: str, mapping: str | None = None) -> str:
+    """The projected artifact of ``corpus``/``lang`` under ``mapping`` (default: ``project.mapping``)."""
+    return f"{results_dir(config)}/project/{corpus}.{lang}.{mapping or default_mapping(config)}.parquet"
+
+
+def gold_langs(config: dict) -> list[str]:
+    """Languages with gold-labelled parallel data: label projection is scored on them."""
+    return list(config["data"]["gold_parallel"])
+
+
+def projection_eval_inputs(config: dict) -> dict[str, list[str]]:
+    r = results_dir(config)
+    return {
+        "projected": [projected_path(config, "gold", lang) for lang in gold_langs(config)],
+        "gold": [f"{r}/ingest/gold.{lang}.tgt.parquet" for lang in gold_langs(config)],
+    }
+
+
+def projection_eval_params(config: dict) -> dict[str, Any]:
+    return {
+        "langs": gold_langs(config),
+        "backend": align_backend(config),
+        "mapping": default_mapping(config),
+        "scheme": config["scheme"],
+    }
+
+
+# ------------------------------------------------------------------------------------------ model
+
+
+def uses_tiny_model(config: dict) -> bool:
+    return config["model"]["name_or_path"] == TINY
+
+
+def tiny_model_inputs(config: dict) -> list[str]:
+    """The tiny model folder, when the run starts from it (else the encoder comes by name or path)."""
+    return [f"{results_dir(config)}/model/tiny"] if uses_tiny_model(config) else []
+
+
 def tiny_model_texts(config: dict) -> list[str]:
     """Text the tiny model's tokenizer and MLM see: labelled train/dev and unlabelled parallel text."""
     r = results_dir(config)
     names = ["train", "dev"]
-    for lang in config["data"].get("parallel", {}):
+    for lang in config["data"]["parallel"]:
         names += [f"par.{lang}.src", f"par.{lang}.tgt"]
     return [f"{r}/ingest/{n}.parquet" for n in names]
 
 
-def uses_tiny_model(config: dict) -> bool:
-    return config["model"]["name_or_path"] == "tiny"
+def tiny_model_params(config: dict) -> dict[str, Any]:
+    return {"seed": config["seeds"][0], **config["model"]["tiny"]}
 
 
-def test_langs(config: dict) -> list[str]:
-    return list(config["data"]["test"])
-
-
-def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
-    """A short hash of everything that determines a training run (names its checkpoint folder).
-
-    A rerun after a parameter change must not resume from checkpoints of the old parameters.
-    """
-    keys = {
-        "method": method,
-        "seed": seed,
-        "method_params": method_params(config, method),
-        "finetune": config["finetune"],
-        "model": config["model"],
-        "scheme": config["scheme"],
-        "labels": config["labels"],
-        "data": {k: config["data"][k] for k in ("train", "dev")},
-    }
-    if method_extra_langs(config, method):  # trains on projected data: how it was made matters too
-        keys.update({k: config.get(k) for k in ("translate", "align", "project")})
-    return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:12]
+# --------------------------------------------------------------------------------------- methods
 
 
 def dag_methods(config: dict) -> list[str]:
@@ -124,21 +292,12 @@ def dag_methods(config: dict) -> list[str]:
 
 def method_params(config: dict, method: str) -> dict[str, Any]:
     """``method_params.{base method}`` of the config (e.g. Z, K, gamma, beta for mtl_ws)."""
-    return dict((config.get("method_params") or {}).get(split_method(method)[0]) or {})
+    return dict(config["method_params"].get(split_method(method)[0]) or {})
 
 
 def method_extra_langs(config: dict, method: str) -> list[str]:
     """Target languages whose projected training data ``method`` trains on."""
     return projected_langs(method, translate_langs(config))
-
-
-def projected_path(config: dict, corpus: str, lang: str, mapping: str | None = None) -> str:
-    """The projected artifact of ``corpus``/``lang`` under ``mapping`` (default: ``project.mapping``)."""
-    return f"{results_dir(config)}/project/{corpus}.{lang}.{mapping or default_mapping(config)}.parquet"
-
-
-def default_mapping(config: dict) -> str:
-    return (config.get("project") or {}).get("mapping", "span2span")
 
 
 def method_inputs(config: dict, method: str) -> list[str]:
@@ -152,11 +311,96 @@ def method_inputs(config: dict, method: str) -> list[str]:
 def method_test_langs(config: dict, method: str) -> list[str]:
     """Test sets a method's model is evaluated on: a per-language model (``to-de``) only on its own
     language (and the source), every other model on every test set."""
-    base, lang = split_method(method)
+    lang = split_method(method)[1]
     langs = test_langs(config)
     if lang is None:
         return langs
     return [x for x in langs if x in (config["source_lang"], lang)]
+
+
+def test_langs(config: dict) -> list[str]:
+    return list(config["data"]["test"])
+
+
+def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
+    """A short hash of everything that determines a training run (names its checkpoint folder).
+
+    A rerun after a parameter change must not resume from checkpoints of the old parameters; a change
+    of how often checkpoints are written (``NOT_TRAJECTORY``) keeps them."""
+    keys = {
+        "method": method,
+        "seed": seed,
+        "method_params": method_params(config, method),
+        "finetune": {k: v for k, v in config["finetune"].items() if k not in NOT_TRAJECTORY},
+        "model": config["model"],
+        "scheme": config["scheme"],
+        "labels": config["labels"],
+        "data": {k: config["data"][k] for k in ("train", "dev")},
+    }
+    if method_extra_langs(config, method):  # trains on projected data: how it was made matters too
+        keys.update({k: config[k] for k in ("translate", "project")})
+        keys["align"] = align_params(config)
+    return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def finetune_params(config: dict) -> dict[str, Any]:
+    """The params every finetune job shares: the ``finetune`` section and the task's label set."""
+    return {
+        **config["finetune"],
+        "model_name_or_path": config["model"]["name_or_path"],
+        "scheme": config["scheme"],
+        "labels": list(config["labels"]),
+        "task": config["task"],
+        "target_langs": translate_langs(config),
+    }
+
+
+def checkpoint_dir(config: dict, method: str, seed: int) -> str:
+    return f"{results_dir(config)}/finetune/{method}/{seed}/checkpoints/" + finetune_fingerprint(
+        config, method, seed
+    )
+
+
+def predict_params(config: dict) -> dict[str, Any]:
+    return {
+        "batch_size": config["predict"]["batch_size"],
+        "max_length": config["finetune"]["max_length"],
+        "device": config["finetune"]["device"],
+        "scheme": config["scheme"],
+    }
+
+
+# ----------------------------------------------------------------------------------------- report
+
+
+def convergence_methods(config: dict) -> list[str]:
+    """Paper 001 Figure 2 (dev F1 vs step with and without warm-up), when both methods run."""
+    return ["zero_shot", "mtl_ws"] if {"zero_shot", "mtl_ws"} <= set(config["methods"]) else []
+
+
+def convergence_plot(config: dict) -> list[str]:
+    """The Figure 2 plot, when the run has both methods (else no such output)."""
+    return [f"{results_dir(config)}/report/convergence.png"] if convergence_methods(config) else []
+
+
+def report_inputs(config: dict) -> dict[str, list[str]]:
+    r, seed = results_dir(config), config["seeds"][0]
+    return {
+        "metrics": [f"{r}/eval/{m}/{s}.parquet" for m in dag_methods(config) for s in config["seeds"]],
+        "projection": [f"{r}/projection/summary.json"] if gold_langs(config) else [],
+        "train_logs": [f"{r}/finetune/{m}/{seed}/train_log.parquet" for m in convergence_methods(config)],
+    }
+
+
+def report_params(config: dict) -> dict[str, Any]:
+    return {
+        "experiment": config["experiment"],
+        "source_lang": config["source_lang"],
+        "target_langs": config["target_langs"],
+        "methods": list(dict.fromkeys(row_name(m) for m in config["methods"])),
+        "mapping": default_mapping(config),
+        "curve_methods": convergence_methods(config),
+    }
 
 
 def all_targets(config: dict) -> list[str]:
@@ -164,15 +408,23 @@ def all_targets(config: dict) -> list[str]:
     r = results_dir(config)
     targets = [f"{r}/report/table.md", f"{r}/report/table.csv", f"{r}/report/f1.png"]
     targets += [projected_path(config, "translated", lang) for lang in translate_langs(config)]
-    if config["data"].get("gold_parallel"):
+    if gold_langs(config):
         targets.append(f"{r}/projection/summary.json")
     if config["task"] == "ner":  # spaCy entity spans of the unlabelled source side: NER only
-        targets += [f"{r}/spans/par.{lang}.src.parquet" for lang in config["data"].get("parallel", {})]
+        targets += [f"{r}/spans/par.{lang}.src.parquet" for lang in config["data"]["parallel"]]
     return targets
 
 
+def wildcard_fn(fn: Callable[..., Any], config: dict, *names: str) -> Callable[[Any], Any]:
+    """``wildcards -> fn(config, wildcards.<name>, ...)``: an input/params function for a rule."""
+    return lambda wc: fn(config, *(getattr(wc, n) for n in names))
+
+
+# ------------------------------------------------------------------------------------------ check
+
+
 def check(config: dict, root: str | Path = ".") -> None:
-    """Cross-field checks; raises ConfigError with the key to fix."""
+    """Cross-field checks of a validated config; raises ConfigError with the key to fix."""
     root = Path(root)
     src, tgts = config["source_lang"], config["target_langs"]
     if src in tgts:
@@ -182,52 +434,92 @@ def check(config: dict, root: str | Path = ".") -> None:
     if missing:
         raise ConfigError(f"data.test: no test set for target language(s) {missing}")
     for key in ("gold_parallel", "parallel"):
-        extra = sorted(set(data.get(key, {})) - set(tgts))
+        extra = sorted(set(data[key]) - set(tgts))
         if extra:
             raise ConfigError(f"data.{key}: language(s) {extra} are not in target_langs {tgts}")
-    tr = config["translate"]
     unknown = sorted(set(translate_langs(config)) - set(tgts))
     if unknown:
         raise ConfigError(f"translate.langs: {unknown} are not in target_langs {tgts}")
+    _check_methods(config)
+    _check_data_entries(config)
+    _check_translate(config)
+    _check_align(config, root)
+    for key, path in _data_paths(config):
+        if not (root / path).exists():
+            raise ConfigError(
+                f"{key}: file not found: {path} (paths are relative to the directory snakemake runs in)"
+            )
+
+
+def _check_methods(config: dict) -> None:
     for name in config["methods"]:
-        lang = split_method(name)[1]
+        lang = split_method(name)[1]  # ConfigError on a name outside the grammar
         if lang is not None and lang not in translate_langs(config):
             raise ConfigError(
                 f"methods: {name!r} trains on translated {lang!r} data, but {lang!r} is not translated "
                 f"(translate.langs: {translate_langs(config)})"
             )
-    if tr["provider"] == "file":
-        missing = [lang for lang in translate_langs(config) if lang not in tr.get("file", {})]
-        if missing:
-            raise ConfigError(f"translate.file: no translation file for target language(s) {missing}")
-    for path in _data_paths(config) + list(tr.get("file", {}).values() if tr["provider"] == "file" else []):
-        if not (root / path).exists():
-            raise ConfigError(
-                f"data file not found: {path} (paths are relative to the directory snakemake runs in)"
-            )
 
 
-def _data_paths(config: dict) -> list[str]:
+def _data_entries(config: dict) -> list[tuple[str, dict]]:
     data = config["data"]
-    paths = [data["train"]["path"], data["dev"]["path"]] + [e["path"] for e in data["test"].values()]
+    entries = [("data.train", data["train"]), ("data.dev", data["dev"])]
+    entries += [(f"data.test.{lang}", e) for lang, e in data["test"].items()]
     for key in ("gold_parallel", "parallel"):
-        for entry in data.get(key, {}).values():
-            paths += [entry["src"], entry["tgt"]]
-    return paths
+        entries += [(f"data.{key}.{lang}", e) for lang, e in data[key].items()]
+    return entries
 
 
-def translate_langs(config: dict) -> list[str]:
-    """Target languages the training set is translated into (default: all)."""
-    langs = config["translate"].get("langs")
-    return list(config["target_langs"] if langs is None else langs)
+def _check_data_entries(config: dict) -> None:
+    for key, entry in _data_entries(config):
+        if entry["format"] not in SENTENCE_FORMATS:
+            raise ConfigError(
+                f"{key}.format: {entry['format']!r} gives QA examples, but task {config['task']!r} "
+                f"needs sentences (one of {sorted(SENTENCE_FORMATS)})"
+            )
+        if entry["format"] == "lines" and not key.startswith("data.parallel."):
+            raise ConfigError(f"{key}.format: 'lines' is unlabelled text; this file needs tags")
+        try:
+            codecs.lookup(entry["encoding"])
+        except LookupError:
+            raise ConfigError(f"{key}.encoding: unknown text encoding {entry['encoding']!r}") from None
 
 
-def translate_options(config: dict, lang: str) -> dict[str, Any]:
-    """Options of the configured provider for target ``lang`` ({src}/{tgt} placeholders filled in)."""
+def _check_translate(config: dict) -> None:
     tr = config["translate"]
     provider = tr["provider"]
     if provider == "file":
-        return {"path": tr["file"][lang]}
-    opts = dict(tr.get(provider) or {})
-    fill = {"src": config["source_lang"], "tgt": lang}
-    return {k: v.format(**fill) if isinstance(v, str) else v for k, v in opts.items()}
+        missing = [lang for lang in translate_langs(config) if lang not in tr["file"]]
+        if missing:
+            raise ConfigError(f"translate.file: no translation file for target language(s) {missing}")
+    required = {"hf": "name_or_path", "http": "url"}.get(provider)
+    if required and not tr[provider].get(required):
+        raise ConfigError(f"translate.{provider}.{required}: required by translate.provider {provider!r}")
+
+
+def _check_align(config: dict, root: Path) -> None:
+    backend = align_backend(config)
+    if backend == "embedding" and align_options(config)["name_or_path"] == TINY:
+        raise ConfigError(
+            "align.embedding.name_or_path: the embedding aligner needs a pre-trained multilingual encoder "
+            "(the tiny model is not one); set it, or use align.backend: eflomal"
+        )
+    if backend != "fast_align":
+        return
+    fa = config["align"]["fast_align"]
+    if fa["binary"] and not (root / fa["binary"]).is_file():
+        raise ConfigError(f"align.fast_align.binary: no such file: {fa['binary']}")
+    source = fa["source"]
+    needs_build = fast_align_binary(config)[1]
+    if needs_build and "://" not in source and not source.startswith("git@") and not (root / source).is_dir():
+        raise ConfigError(f"align.fast_align.source: no such folder: {source} (a git URL or a local folder)")
+
+
+def _data_paths(config: dict) -> list[tuple[str, str]]:
+    out = []
+    for key, entry in _data_entries(config):
+        out += [(f"{key}.{side}", entry[side]) for side in ("path", "src", "tgt") if side in entry]
+    tr = config["translate"]
+    if tr["provider"] == "file":
+        out += [(f"translate.file.{lang}", tr["file"][lang]) for lang in translate_langs(config)]
+    return out

@@ -1,36 +1,53 @@
-"""Wall time per stage of a finished run, from the step logs (``step X done in N s`` lines).
+"""Wall time and peak memory per stage of a finished run, from Snakemake's ``benchmark:`` files.
 
-    python scripts/stage_times.py logs/conll            # markdown table: stage, jobs, total s, max s
+    python scripts/stage_times.py logs/conll            # markdown table: stage, jobs, total s, max s, max RSS
 
-A stage is a step's module (``finetune:main`` -> finetune); the time is the step's own run time
-(without Snakemake's job start-up). With --cores 2 two jobs overlap, so stages sum to more than the
-run's elapsed time.
+Every rule writes ``logs/{experiment}/benchmarks/{stage}/...tsv`` (Snakemake's own measurement of the
+job: wall seconds ``s``, peak resident memory ``max_rss`` in MB, ...). A stage is the first folder
+below ``benchmarks/`` (or the file name for a one-job stage such as ``report.tsv``). With --cores 2
+two jobs overlap, so stages sum to more than the run's elapsed time.
 """
 
 from __future__ import annotations
 
-import re
+import csv
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-DONE = re.compile(r"step (?P<step>\S+) done in (?P<seconds>[\d.]+) s")
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:  # "NA" where Snakemake could not measure (e.g. a job too short for psutil)
+        return float("nan")
 
 
-def stage_times(log_dir: Path) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = defaultdict(list)
-    for log in sorted(log_dir.rglob("*.log")):
-        for m in DONE.finditer(log.read_text(encoding="utf-8", errors="replace")):
-            times[m.group("step").split(":")[0]].append(float(m.group("seconds")))
+def stage_times(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
+    """``{stage: [(seconds, max_rss_mb), ...]}`` over the benchmark files below ``run_dir``."""
+    root = run_dir / "benchmarks" if (run_dir / "benchmarks").is_dir() else run_dir
+    times: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for path in sorted(root.rglob("*.tsv")):
+        rel = path.relative_to(root)
+        stage = rel.parts[0] if len(rel.parts) > 1 else path.stem
+        with path.open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f, delimiter="\t"):
+                times[stage].append((_number(row["s"]), _number(row.get("max_rss", "NA"))))
     return times
 
 
-def markdown(times: dict[str, list[float]]) -> str:
-    lines = ["| stage | jobs | total (s) | longest job (s) |", "|---|---:|---:|---:|"]
-    for stage, secs in sorted(times.items(), key=lambda kv: -sum(kv[1])):
-        lines.append(f"| {stage} | {len(secs)} | {sum(secs):.1f} | {max(secs):.1f} |")
-    total = sum(sum(s) for s in times.values())
-    lines.append(f"| **all** | {sum(len(s) for s in times.values())} | {total:.1f} | |")
+def markdown(times: dict[str, list[tuple[float, float]]]) -> str:
+    lines = [
+        "| stage | jobs | total (s) | longest job (s) | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for stage, jobs in sorted(times.items(), key=lambda kv: -sum(s for s, _ in kv[1])):
+        secs = [s for s, _ in jobs]
+        rss = [m for _, m in jobs if m == m]  # NaN-free
+        peak = f"{max(rss):.0f}" if rss else "NA"
+        lines.append(f"| {stage} | {len(jobs)} | {sum(secs):.1f} | {max(secs):.1f} | {peak} |")
+    total = sum(s for jobs in times.values() for s, _ in jobs)
+    lines.append(f"| **all** | {sum(len(j) for j in times.values())} | {total:.1f} | | |")
     return "\n".join(lines)
 
 

@@ -147,6 +147,39 @@ class ToyRecipe:
         return torch.nn.functional.cross_entropy(model(batch["x"]), batch["y"])
 
 
+# every TrainConfig field that has no default (they are finetune: config keys; the schema holds their
+# defaults): the tests' baseline, overridden per test
+TRAIN_SETTINGS = {
+    "seed": 0,
+    "lr": 5e-5,
+    "epochs": 1,
+    "warmup_ratio": 0.1,
+    "weight_decay": 0.01,
+    "max_grad_norm": 1.0,
+    "max_steps": None,
+    "eval_steps": 0,
+    "eval_after": 0,
+    "checkpoint_steps": 0,
+    "keep_last_checkpoints": 2,
+    "device": "auto",
+}
+
+
+def train_config(**overrides) -> TrainConfig:
+    """A TrainConfig of ``TRAIN_SETTINGS`` with ``overrides``."""
+    return TrainConfig(**{**TRAIN_SETTINGS, **overrides})
+
+
+# every key of the config's finetune: section, as the finetune rule passes them (tests override some)
+FINETUNE_SETTINGS = {
+    **{k: v for k, v in TRAIN_SETTINGS.items() if k != "seed"},
+    "batch_size": 8,
+    "max_length": 64,
+    "keep_checkpoints": False,
+    "freeze_embeddings": False,
+}
+
+
 TOY_CONFIG = {"seed": 3, "lr": 0.05, "epochs": 3, "warmup_ratio": 0.2, "checkpoint_steps": 4, "eval_steps": 5}
 
 
@@ -164,7 +197,7 @@ def _train_and_die(ckpt_dir: str, die_at: int) -> None:
         if step == die_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    train(make_net(), ToyRecipe(), TrainConfig(**TOY_CONFIG), checkpoint_dir=ckpt_dir, on_step=on_step)
+    train(make_net(), ToyRecipe(), train_config(**TOY_CONFIG), checkpoint_dir=ckpt_dir, on_step=on_step)
     print(json.dumps({"finished": True}))
 
 

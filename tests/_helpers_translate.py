@@ -98,6 +98,8 @@ class ServerState:
     # (wait until released, so the client times out), "echo-key" (400 echoing the key it got).
     plan: list[Any] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)  # bodies without the api_key
+    queries: list[str] = field(default_factory=list)  # the query string of each request
+    authorizations: list[str | None] = field(default_factory=list)  # each Authorization header
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -120,10 +122,13 @@ class _Handler(BaseHTTPRequestHandler):
         st = self.state
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         key = body.pop("api_key", None)
+        path, _, query = self.path.partition("?")
         with st.lock:
             st.requests.append(body)
+            st.queries.append(query)
+            st.authorizations.append(self.headers.get("Authorization"))
             action = st.plan[len(st.requests) - 1] if len(st.requests) <= len(st.plan) else "ok"
-        if self.path != "/translate":
+        if path != "/translate":
             return self._reply(404, {"error": "Not Found"})
         if action == "hang":
             st.release.wait(10)

@@ -6,6 +6,8 @@ import os
 import random
 import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -533,3 +535,79 @@ def test_eflomal_seeded_on_europarl():
     first = align.align_corpus(src, tgt, backend="eflomal", seed=11, threads=2, options=opts)
     assert align.align_corpus(src, tgt, backend="eflomal", seed=11, threads=1, options=opts) == first
     assert align.align_corpus(src, tgt, backend="eflomal", seed=12, threads=2, options=opts) != first
+
+
+# ---------------------------------------------------------------------------------------------
+# Scratch space: next to the output artifact, never in the system temp dir; a killed run's is removed
+
+
+def _stale_scratch(out: Path, tool: str) -> tuple[Path, Path]:
+    """A scratch folder of a killed run for ``out``, and one of another output (a running job)."""
+    stale = out.parent / f".xlt-{tool}.{out.name}.k1ll3d_x"
+    stale.mkdir(parents=True)
+    (stale / "source.txt").write_text("corpus text of the killed run\n", encoding="utf-8")
+    other = out.parent / f".xlt-{tool}.gold.de.parquet.running"
+    other.mkdir()
+    return stale, other
+
+
+def test_eflomal_scratch_is_next_to_the_output_and_stale_scratch_is_removed(tmp_path, monkeypatch):
+    backend = align.get_backend("eflomal")
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    out = tmp_path / "align" / "translated.de.parquet"
+    stale, other = _stale_scratch(out, "eflomal")
+    seen = {}
+    run = backend._run
+
+    def spy(cmds, parallel):
+        seen["workdirs"] = [cwd for _, cwd in cmds]
+        seen["system_tmp"] = list(system_tmp.iterdir())
+        seen["stale_exists"] = stale.exists()
+        return run(cmds, parallel)
+
+    monkeypatch.setattr(backend, "_run", spy)
+    src, tgt, gold = synthetic_corpus(60)
+    fwd, _ = backend.directional(src, tgt, seed=1, options={backend.SCRATCH_OPTION: str(out)})
+    assert len(fwd) == 60
+    scratch = seen["workdirs"][0].parent
+    assert scratch.parent == out.parent and scratch.name.startswith(".xlt-eflomal.translated.de.parquet.")
+    assert seen["system_tmp"] == [] and seen["stale_exists"] is False
+    assert sorted(p.name for p in out.parent.iterdir()) == [other.name]  # its own scratch is gone too
+
+
+def test_fast_align_scratch_is_next_to_the_output_and_stale_scratch_is_removed(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "fast_align"
+    fake.parent.mkdir()
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "corpus = sys.argv[sys.argv.index('-i') + 1]\n"
+        "with open(os.environ['XLT_FAKE_FA_LOG'], 'a') as log:\n"
+        "    log.write(corpus + '\\n')\n"
+        "for line in open(corpus):\n"
+        "    print('0-0')\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("XLT_FAKE_FA_LOG", str(calls))
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    out = tmp_path / "align" / "gold.es.parquet"
+    stale, other = _stale_scratch(out, "fast_align")
+    backend = align.get_backend("fast_align")
+    fwd, rev = backend.directional(
+        [["a", "b"], ["c"]], [["x"], ["y", "z"]], options={"binary": str(fake), "scratch_next_to": str(out)}
+    )
+    assert fwd == rev == [{(0, 0)}, {(0, 0)}]
+    corpora = [Path(p) for p in calls.read_text(encoding="utf-8").splitlines()]
+    assert len(corpora) == 2
+    assert all(
+        c.parent.parent == out.parent and c.parent.name.startswith(f".xlt-fast_align.{out.name}.")
+        for c in corpora
+    )
+    assert list(system_tmp.iterdir()) == [] and not stale.exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == [other.name]

@@ -172,3 +172,58 @@ def test_squad_duplicate_question_id(tmp_path):
     text = (FIX / "squad.json").read_text(encoding="utf-8").replace('"id": "q3"', '"id": "q1"')
     err = run_bad(tmp_path, text, "squad", 11)
     assert "twice" in err.message
+
+
+# --- issue 8: no silent corruption -------------------------------------------------------------
+
+LABELS = ["PER", "ORG", "LOC", "MISC"]
+
+
+def test_wikiann_prefix_only_on_a_later_line(tmp_path):
+    # the first token line decides (no prefix); a later prefixed token would be stored as 'de:Papiere'
+    err = run_bad(tmp_path, "Die\tO\nBank\tB-ORG\n\nde:Papiere\tO\n", "wikiann", 4)
+    assert err.message == (
+        "token 'de:Papiere' has a language prefix but the first token line (1) has none "
+        "(set strip_prefix: false to keep such tokens as they are)"
+    )
+
+
+def test_wikiann_prefix_decided_after_docstart_and_blank_lines(tmp_path):
+    err = run_bad(tmp_path, "-DOCSTART-\n\nDie\tO\nde:Bank\tB-ORG\n", "wikiann", 4)
+    assert "first token line (3) has none" in err.message
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content", "line", "params"),
+    [
+        ("lines", "One sentence .\nAnother one .\n", 1, {"tokenize": "whitespace"}),
+        ("tsv", "\nParis\nis\n", 2, {}),
+        ("wikiann", "Jilguero\ndel\n", 1, {}),
+    ],
+)
+def test_unlabelled_file_where_tags_are_required(tmp_path, fmt, content, line, params):
+    err = run_bad(tmp_path, content, fmt, line, require_tags=True, labels=LABELS, **params)
+    assert err.message == (
+        f"no tags: this dataset must be labelled, but the file (format {fmt!r}) has no tag column"
+    )
+
+
+def test_tag_of_an_unknown_entity_type(tmp_path):
+    content = "Paris\tB-LOC\nis\tO\n\nBarack\tB-PERSON\nObama\tI-PERSON\n"
+    err = run_bad(tmp_path, content, "tsv", 4, labels=LABELS, require_tags=True)
+    assert (
+        err.message
+        == "tag 'B-PERSON': entity type 'PERSON' is not one of the labels ['PER', 'ORG', 'LOC', 'MISC']"
+    )
+
+
+def test_tag_of_an_unknown_entity_type_inside_a_chunk_of_an_iob1_file(tmp_path):
+    content = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-NP I-NORP\n"
+    err = run_bad(tmp_path, content, "conll2003", 5, labels=LABELS)
+    assert "entity type 'NORP'" in err.message
+
+
+def test_unknown_entity_type_after_the_limit_is_still_an_error(tmp_path):
+    content = "Paris\tB-LOC\n\nBob\tB-PER\n\nACME\tB-COMPANY\n"
+    err = run_bad(tmp_path, content, "tsv", 5, labels=LABELS, limit=1)
+    assert "'COMPANY'" in err.message

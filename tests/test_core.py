@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import random
+import stat
+import struct
 from pathlib import Path
 
 import duckdb
@@ -102,3 +106,58 @@ def test_runner_logs_to_file_and_reraises(tmp_path, monkeypatch):
 def test_artifacts_doc_is_generated_from_schemas():
     doc = (ROOT / "docs" / "artifacts.md").read_text(encoding="utf-8")
     assert doc == schemas.render_markdown(), "run: python -m pipeline_steps.schemas > docs/artifacts.md"
+
+
+@pytest.fixture
+def set_umask():
+    """Set the process umask for one test; the old one comes back afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_atomic_writes_honour_the_umask(tmp_path, set_umask, mask, file_mode, dir_mode):
+    set_umask(mask)
+    assert io.umask() == mask
+    io.write_artifact(sentences(), tmp_path / "s.parquet", schemas.SENTENCES)
+    io.write_json({"v": 1}, tmp_path / "a.json")
+    with io.atomic_dir(tmp_path / "model") as tmp:
+        (tmp / "weights.bin").write_bytes(b"w")
+    for name in ("s.parquet", "a.json", "model/weights.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == file_mode, name
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == dir_mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "model", "s.parquet"]
+
+
+def test_atomic_dir_replaces_the_old_folder_only_on_success(tmp_path):
+    out = tmp_path / "model"
+    with io.atomic_dir(out) as tmp:
+        (tmp / "v1").write_text("1")
+    with pytest.raises(RuntimeError), io.atomic_dir(out) as tmp:
+        (tmp / "v2").write_text("half")
+        raise RuntimeError("killed")
+    assert [p.name for p in out.iterdir()] == ["v1"] and [p.name for p in tmp_path.iterdir()] == ["model"]
+    with io.atomic_dir(out) as tmp:
+        (tmp / "v2").write_text("2")
+    assert [p.name for p in out.iterdir()] == ["v2"] and [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_corrupted_data_page_is_an_artifact_error(tmp_path):
+    # random 62-bit line numbers do not compress, so one of them lies verbatim in a page of the file
+    rng = random.Random(0)
+    lines = [rng.getrandbits(62) for _ in range(20)]
+    df = pd.concat([sentences(id=f"train-en-{i:06d}", line=n) for i, n in enumerate(lines)])
+    path = tmp_path / "s.parquet"
+    io.write_artifact(df, path, schemas.SENTENCES)
+    data = bytearray(path.read_bytes())
+    needle = struct.pack("<q", lines[7])
+    assert data.count(needle) == 1
+    data[data.index(needle) + 1] ^= 0x01  # one flipped bit: still a valid number, silently wrong
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError) as err:
+        io.read_artifact(path, schemas.SENTENCES)
+    assert err.value.path == str(path)
+    assert str(err.value).startswith(f"{path}: not a readable Parquet file: ")
+    assert "CRC checksum verification failed" in str(err.value)

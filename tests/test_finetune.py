@@ -9,13 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from _helpers_model import TINY_PARAMS, Die, toy_sentences, write_sentences
+from _helpers_model import FINETUNE_SETTINGS, TINY_PARAMS, Die, toy_sentences, write_sentences
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline_steps import evaluate, finetune, predict
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact
+from pipeline_steps.methods.supervised import sentence_ce
 from pipeline_steps.models import tiny
 from pipeline_steps.models.token_classification import (
     IGNORE,
@@ -23,7 +24,6 @@ from pipeline_steps.models.token_classification import (
     load_model,
     load_tokenizer,
     predict_tags,
-    sentence_ce,
 )
 from pipeline_steps.runner import StepContext
 from pipeline_steps.schemas import METRICS, PREDICTIONS, TRAIN_LOG
@@ -54,11 +54,16 @@ def data(tmp_path_factory):
 
 
 def ft_params(**overrides):
+    """The finetune rule's params: every finetune: config key, and the run's method, seed, labels, ..."""
     params = {
+        **FINETUNE_SETTINGS,
         "method": "zero_shot",
         "seed": 13,
         "scheme": "bio",
         "labels": LABELS,
+        "task": "ner",
+        "target_langs": ["de", "es"],
+        "method_params": {},
         "lr": 5e-3,
         "epochs": 5,
         "batch_size": 8,
@@ -264,7 +269,54 @@ def test_finetune_resumes_after_a_crash_to_the_same_model(data, tmp_path, monkey
     assert lb["resumed"].tolist() == [s > 10 for s in lb["step"]]
 
 
+def test_changing_checkpoint_steps_resumes_the_interrupted_run(data, tmp_path, monkeypatch, caplog):
+    """checkpoint_steps, keep_last_checkpoints, keep_checkpoints and device are not part of the resume
+    fingerprint: crashed at step 15 with checkpoints every 10 steps, rerun with every 7 (and other
+    retention), the run resumes at step 10 and ends with the same weights and log."""
+    ref = tmp_path / "ref"
+    finetune.main(ft_ctx(data, ref))
+    run = tmp_path / "run"
+    with monkeypatch.context() as m:
+        m.setattr(finetune, "Trainer", CrashingTrainer)
+        with pytest.raises(Die):
+            finetune.main(ft_ctx(data, run))
+    caplog.set_level("INFO")
+    changed = {"checkpoint_steps": 7, "keep_last_checkpoints": 1, "keep_checkpoints": True, "device": "cpu"}
+    finetune.main(ft_ctx(data, run, **changed))
+    assert "resuming from step 10" in caplog.text
+    assert [p.name for p in sorted((run / "checkpoints" / "main").iterdir())] == ["step-00000030"]
+    from safetensors.torch import load_file
+
+    a, b = load_file(ref / "model" / "model.safetensors"), load_file(run / "model" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    la, lb = (read_artifact(p / "train_log.parquet", TRAIN_LOG) for p in (ref, run))
+    cols = ["step", "epoch", "phase", "loss", "lr", "dev_f1"]
+    pd.testing.assert_frame_equal(la[cols], lb[cols])
+    assert lb["resumed"].tolist() == [s > 10 for s in lb["step"]]
+
+
 # ------------------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("key", sorted(finetune.TRAIN_KEYS))
+def test_train_config_reads_every_key_without_defaults(key):
+    params = ft_params()
+    config = finetune.train_config(params, "zero_shot")
+    assert {k: getattr(config, k) for k in finetune.TRAIN_KEYS} == {k: params[k] for k in finetune.TRAIN_KEYS}
+    del params[key]
+    with pytest.raises(ConfigError, match=rf"finetune\.{key} is missing"):
+        finetune.train_config(params, "zero_shot")
+
+
+@pytest.mark.parametrize("key", ["batch_size", "max_length", "keep_checkpoints", "freeze_embeddings"])
+def test_a_missing_finetune_key_is_a_config_error(data, tmp_path, key):
+    ctx = ft_ctx(data, tmp_path)
+    del ctx.params[key]
+    with pytest.raises(ConfigError, match=rf"finetune\.{key}"):
+        finetune.main(ctx)
+    ctx = ft_ctx(data, tmp_path, lr=None)
+    with pytest.raises(ConfigError, match=r"finetune\.lr must be set"):
+        finetune.main(ctx)
 
 
 def test_tag_outside_the_label_set_names_file_row_field(data, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -161,8 +162,10 @@ def test_wikiann_label_less_rows_give_null_tags():
 def test_wikiann_without_prefix_keeps_colons(tmp_path):
     p = tmp_path / "train-es.tsv"
     p.write_text("Algarrobo\tB-LOC\n(\tO\nes:x\tO\n")
-    df = read(str(p), "wikiann", "es", "train")
+    df = read(str(p), "wikiann", "es", "train", strip_prefix=False)
     assert df["tokens"].iloc[0] == ["Algarrobo", "(", "es:x"]
+    with pytest.raises(InputFormatError, match="'es:x' has a language prefix but the first token line"):
+        read(str(p), "wikiann", "es", "train")  # detected per file: line 1 has no prefix
 
 
 # --- lines ----------------------------------------------------------------------------------------
@@ -223,6 +226,63 @@ def test_squad_answer_start_mismatch_names_question_and_line(tmp_path):
     with pytest.raises(InputFormatError) as e:
         read(str(p), "squad", "en", "test")
     assert "'q2'" in str(e.value) and e.value.line == 25
+
+
+# --- Unicode NFC -----------------------------------------------------------------------------------
+
+DECOMPOSED, COMPOSED = "Mu\u0308nchen", "M\u00fcnchen"  # u + combining diaeresis vs precomposed ü
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content", "tokens"),
+    [
+        ("tsv", f"{DECOMPOSED}\tB-LOC\nist\tO\n", [COMPOSED, "ist"]),
+        ("conll2002", f"{DECOMPOSED} NP B-LOC\n", [COMPOSED]),
+        ("wikiann", f"de:{DECOMPOSED}\tB-LOC\nde:ist\tO\n", [COMPOSED, "ist"]),
+        ("lines", f"{DECOMPOSED} ist schön .\n", [COMPOSED, "ist", "schön", "."]),
+    ],
+)
+def test_tokens_are_nfc_normalised(tmp_path, fmt, content, tokens):
+    p = tmp_path / "in.txt"
+    p.write_text(content, encoding="utf-8")
+    df = read(str(p), fmt, "de", "train", tokenize="whitespace")
+    assert df["tokens"].iloc[0] == tokens
+
+
+def test_squad_is_nfc_normalised_and_answer_starts_follow(tmp_path):
+    context = f"Die Stadt {DECOMPOSED} liegt an der Isar, {DECOMPOSED} ist groß."
+    doc = {
+        "data": [
+            {
+                "title": DECOMPOSED,
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": f"Woran liegt {DECOMPOSED}?",
+                                "answers": [{"text": "der Isar", "answer_start": context.index("der Isar")}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    p = tmp_path / "q.json"
+    p.write_text(json.dumps(doc), encoding="utf-8")  # \u escapes: normalised after parsing too
+    df = read(str(p), "squad", "de", "test")
+    assert df["context"].iloc[0] == f"Die Stadt {COMPOSED} liegt an der Isar, {COMPOSED} ist groß."
+    assert (df["title"].iloc[0], df["question"].iloc[0]) == (COMPOSED, f"Woran liegt {COMPOSED}?")
+    assert df["answer_starts"].iloc[0] == [df["context"].iloc[0].index("der Isar")] == [27]
+    assert df["answer_texts"].iloc[0] == ["der Isar"]
+
+
+def test_bom_is_dropped_from_utf8_input(tmp_path):
+    p = tmp_path / "in.tsv"
+    p.write_bytes("\ufeffParis\tB-LOC\n".encode())
+    assert read(str(p), "tsv", "fr", "train")["tokens"].iloc[0] == ["Paris"]
 
 
 # --- dispatch ---------------------------------------------------------------------------------------

@@ -104,3 +104,21 @@ def test_missing_params(tmp_path):
     ctx = StepContext(input={"raw": str(FIX / "europarl_en.tsv")}, output={"sentences": str(tmp_path / "x")})
     with pytest.raises(ConfigError, match="format"):
         ingest.main(ctx)
+
+
+def test_ingest_checks_labels_and_required_tags(tmp_path):
+    out = tmp_path / "ingest" / "train.parquet"
+    labels = ["PER", "ORG", "LOC", "MISC"]
+    ctx = ctx_for(FIX / "conll2003.txt", out, format="conll2003", labels=labels, require_tags=True)
+    ingest.main(ctx)
+    assert read_artifact(out, SENTENCES)["tags"].notna().all()
+    lines_out = tmp_path / "ingest" / "par.parquet"
+    ingest.main(ctx_for(FIX / "lines_en.txt", lines_out, format="lines", labels=labels, require_tags=False))
+    assert read_artifact(lines_out, SENTENCES)["tags"].isna().all()  # unlabelled parallel text is fine
+
+
+def test_labels_must_be_a_list_of_types(tmp_path):
+    ctx = ctx_for(FIX / "conll2003.txt", tmp_path / "x.parquet", format="conll2003", labels="PER")
+    with pytest.raises(ConfigError, match="labels must be a list of entity types, got 'PER'"):
+        ingest.main(ctx)
+    assert not (tmp_path / "x.parquet").exists()

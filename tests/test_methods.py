@@ -8,13 +8,21 @@ copy at a time) and checkpoint/resume of the two MTL-WS phases.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import gc
 import json
 
 import pandas as pd
 import pytest
 import torch
-from _helpers_model import TINY_PARAMS, Die, toy_sentences, write_sentences
+from _helpers_model import (
+    FINETUNE_SETTINGS,
+    TINY_PARAMS,
+    Die,
+    toy_sentences,
+    train_config,
+    write_sentences,
+)
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from pipeline_steps import finetune
@@ -41,7 +49,7 @@ from pipeline_steps.models.token_classification import encode, load_model, load_
 from pipeline_steps.runner import StepContext
 from pipeline_steps.schemas import PROJECTED, TRAIN_LOG
 from pipeline_steps.tags import label_set
-from pipeline_steps.train import TrainConfig, Trainer, train
+from pipeline_steps.train import Trainer, train
 
 LABELS = ["PER", "ORG", "LOC", "MISC"]
 TAGSET = label_set(LABELS, "bio")
@@ -184,7 +192,7 @@ def test_eq7_update_on_two_parameters_equals_the_hand_computation():
     result = train(
         model,
         recipe,
-        TrainConfig(**warmup_overrides(settings)),
+        train_config(**warmup_overrides(settings)),
         on_step=lambda step, row: seen.append(model.w.detach().clone()),
     )
     torch.testing.assert_close(seen[0], torch.tensor([1.375, 2.0]))
@@ -198,7 +206,7 @@ def test_eq7_with_a_single_target_language_is_interpolation():
     """|L| - 1 = 1: theta_z = theta_{z-1} + gamma (theta^l - theta_{z-1}); with K=1, beta=1 theta^l = c."""
     model = TwoWeights()
     recipe = WarmupRecipe({"de": Constant([3.0, 0.0])}, k=1, beta=1.0, loss=quadratic)
-    train(model, recipe, TrainConfig(**warmup_overrides(WarmupSettings(1, 1, 0.25, 1.0, 1))))
+    train(model, recipe, train_config(**warmup_overrides(WarmupSettings(1, 1, 0.25, 1.0, 1))))
     torch.testing.assert_close(model.w.detach(), torch.tensor([1.5, 1.5]))  # (1,2) + 0.25 * (2, -2)
 
 
@@ -212,7 +220,7 @@ def test_outer_adam_moves_each_coordinate_by_gamma_on_the_first_step():
     assert (
         warmup_overrides(settings)["optimizer"] == "adamw" and warmup_overrides(settings)["weight_decay"] == 0
     )
-    train(model, recipe, TrainConfig(**warmup_overrides(settings)))
+    train(model, recipe, train_config(**warmup_overrides(settings)))
     torch.testing.assert_close(model.w.detach(), torch.tensor([1.5, 2.0]))
 
 
@@ -239,7 +247,7 @@ def test_warmup_takes_z_times_l_times_k_inner_steps_and_z_base_updates(data, tok
 
     params = {"method_params": {"Z": z, "K": k, "gamma": 0.5, "beta": 0.05}, "target_langs": list(TARGETS)}
     method = make_method("mtl_ws", method_data(data, tok, params))
-    trainer = Trainer(TrainConfig(seed=7, lr=1e-3, max_steps=2, epochs=1))
+    trainer = Trainer(train_config(seed=7, lr=1e-3, max_steps=2, epochs=1))
     handle = register_optimizer_step_post_hook(count)
     try:
         result = method.fit(model, trainer)
@@ -356,6 +364,22 @@ def test_missing_data_and_bad_settings_are_config_errors(data, tok, name, extra,
         make_method(name, method_data(data, tok, params, extra_langs=extra)).fit(None, RecordingTrainer())
 
 
+def test_every_method_minimises_the_one_eq3_loss(data, tok):
+    """ZERO-SHOT, TO/BILINGUAL/MTL and both MTL-WS phases use methods.supervised (Eq. 3), not a copy."""
+    from pipeline_steps.methods import mtl_ws, supervised
+
+    assert mtl_ws.tagging_loss is supervised.tagging_loss
+    params = {"method_params": {"Z": 1, "K": 1}, "target_langs": list(TARGETS)}
+    trainer = RecordingTrainer()
+    make_method("mtl_ws", method_data(data, tok, params)).fit(None, trainer)
+    (_, warm, _), (_, main, _) = trainer.runs
+    assert warm._loss is supervised.tagging_loss and isinstance(main, supervised.SupervisedTagging)
+    for name in ("zero_shot", "to-de", "bilingual-es", "mtl"):
+        trainer = RecordingTrainer()
+        make_method(name, method_data(data, tok, {"target_langs": list(TARGETS)})).fit(None, trainer)
+        assert type(trainer.runs[0][1]) is supervised.SupervisedTagging
+
+
 def test_method_names_and_the_projected_data_they_need():
     assert split_method("to-de") == ("to", "de") and split_method("mtl_ws") == ("mtl_ws", None)
     assert expand_methods(["zero_shot", "to", "bilingual", "mtl", "mtl_ws"], ["de", "es"]) == [
@@ -386,16 +410,35 @@ def test_method_names_and_the_projected_data_they_need():
         make_method("xtune", None)
 
 
-def test_warmup_defaults_are_paper_table6():
-    s = warmup_settings({}, None, 8)
-    assert s == WarmupSettings(Z=100, K=5, gamma=5e-5, beta=1e-3, batch_size=8)  # mBERT / NER
-    assert TABLE6[("mbert", "ner")]["lr"] == 5e-5 and TABLE6[("mbert", "ner")]["batch_size"] == 8
-    s = warmup_settings({"backbone": "xlmr"}, "absa", 4)
-    assert (s.Z, s.K) == (100, 20)
-    assert warmup_settings({"backbone": "xlmr"}, "ner", 4).Z == 50
-    assert warmup_settings(
-        {"Z": 3, "K": 2, "gamma": 1, "beta": 0.1, "batch_size": 2}, "ner", 8
-    ) == WarmupSettings(3, 2, 1.0, 0.1, 2)
+# Paper 001 Table 6 (App. A.1), transcribed from the paper: (Z, K) per backbone x task; gamma = 5e-5
+# and beta = 1e-3 for both backbones.
+PAPER_TABLE6 = {
+    ("mbert", "ner"): (100, 5),
+    ("mbert", "srl"): (50, 30),
+    ("mbert", "absa"): (100, 20),
+    ("xlmr", "ner"): (50, 20),
+    ("xlmr", "srl"): (100, 30),
+    ("xlmr", "absa"): (100, 20),
+}
+
+
+@pytest.mark.parametrize(("backbone", "task"), sorted(PAPER_TABLE6))
+def test_warmup_settings_pick_the_table6_row_of_backbone_and_task(backbone, task):
+    z, k = PAPER_TABLE6[(backbone, task)]
+    expected = WarmupSettings(Z=z, K=k, gamma=5e-5, beta=1e-3, batch_size=6)  # batch: the fine-tuning one
+    assert warmup_settings({"backbone": backbone}, task, 6) == expected
+
+
+def test_warmup_settings_defaults_and_overrides():
+    assert warmup_settings({}, None, 8) == WarmupSettings(100, 5, 5e-5, 1e-3, 8)  # mBERT / NER
+    assert warmup_settings({"backbone": "xlmr"}, "pos", 8).Z == 50  # no Table 6 row: the backbone's NER
+    assert all(set(row) == {"Z", "K", "gamma", "beta"} for row in TABLE6.values())
+    row = {"Z": 100, "K": 20, "gamma": 5e-5, "beta": 1e-3, "batch_size": 8, "outer": "sgd"}  # xlmr/absa
+    overrides = {"Z": 3, "K": 2, "gamma": 1, "beta": 0.1, "batch_size": 2, "outer": "adam"}
+    for key, value in overrides.items():  # each override wins over the row, alone
+        s = warmup_settings({"backbone": "xlmr", key: value}, "absa", 8)
+        assert dataclasses.asdict(s) == {**row, key: value}
+    assert warmup_settings(overrides, "ner", 8) == WarmupSettings(3, 2, 1.0, 0.1, 2, "adam")
 
 
 # ------------------------------------------------------------------------- memory
@@ -436,7 +479,7 @@ def test_warmup_holds_one_language_copy_at_a_time():
     before = torch.nn.Linear(5, 7).weight.detach().clone()  # unrelated tensor of the same shape: counted too
     handle = register_optimizer_step_post_hook(count)
     try:
-        train(model, recipe, TrainConfig(**warmup_overrides(WarmupSettings(2, 2, 0.5, 0.1, 4))))
+        train(model, recipe, train_config(**warmup_overrides(WarmupSettings(2, 2, 0.5, 0.1, 4))))
     finally:
         handle.remove()
     assert len(live) == 2 * 3 * 2 + 2  # 12 inner steps and 2 base updates
@@ -450,6 +493,7 @@ def test_warmup_holds_one_language_copy_at_a_time():
 
 def mtl_ws_ctx(data, out, **overrides):
     params = {
+        **FINETUNE_SETTINGS,
         "method": "mtl_ws",
         "seed": 13,
         "scheme": "bio",
@@ -536,6 +580,7 @@ def test_mtl_ws_resumes_in_the_warmup_and_in_the_adaptation_phase(data, tmp_path
     cols = ["step", "epoch", "loss", "lr", "dev_f1"]
     pd.testing.assert_frame_equal(la[cols], lb[cols])
     assert la["lr"].tolist()[:6] == [1.0] * 6 and la["dev_f1"].iloc[:6].isna().all()
+    assert la["phase"].tolist() == ["warmup"] * 6 + ["main"] * 6 == lb["phase"].tolist()
     assert lb["resumed"].tolist() == [s > 4 for s in range(1, 7)] + [s > 8 for s in range(7, 13)]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_steps import ingest, pairs
-from pipeline_steps.errors import ArtifactError, ConfigError
+from pipeline_steps.errors import ArtifactError, ConfigError, InputFormatError
 from pipeline_steps.io import read_artifact
 from pipeline_steps.runner import StepContext
 from pipeline_steps.schemas import PAIRS, SENTENCES
@@ -48,18 +48,24 @@ def test_pairs_from_parallel_lines(tmp_path):
     assert df["tgt_tokens"].iloc[2] == ["Toms", "Auto", "kostet", "5", "$", "."]
 
 
-def test_different_counts_name_both_files(tmp_path):
+def test_different_counts_name_the_raw_files_and_the_first_unpaired_line(tmp_path):
     src = ingest_file(FIX / "lines_en.txt", tmp_path / "src.parquet", "lines", "en")
     short = tmp_path / "short.txt"
     short.write_text("Eins .\nZwei .\n", encoding="utf-8")
     tgt = ingest_file(short, tmp_path / "tgt.parquet", "lines", "de", tokenize="whitespace")
     out = tmp_path / "pairs.parquet"
-    with pytest.raises(ArtifactError) as e:
+    with pytest.raises(InputFormatError) as e:
         run_pairs(src, tgt, out)
-    msg = str(e.value)
-    assert str(src) in msg and str(tgt) in msg
-    assert "has 3 sentences" in msg and "has 2" in msg
+    assert (e.value.path, e.value.line) == (str(FIX / "lines_en.txt"), 3)
+    assert e.value.message == (
+        f"sentence-parallel files differ in length: {FIX / 'lines_en.txt'} has 3 sentences, {short} has 2; "
+        f"the sentence on this line is the first without a partner in {short}"
+    )
+    assert "parquet" not in str(e.value)  # the raw inputs, not the artifacts
     assert not out.exists()
+    with pytest.raises(InputFormatError) as e:  # the other way round
+        run_pairs(tgt, src, out, src_lang="de", tgt_lang="en")
+    assert (e.value.path, e.value.line) == (str(FIX / "lines_en.txt"), 3)
 
 
 def test_language_mismatch_names_file_row_and_field(tmp_path):

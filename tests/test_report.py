@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
 
 from pipeline_steps import report
 from pipeline_steps.io import write_artifact, write_json
 from pipeline_steps.runner import StepContext
-from pipeline_steps.schemas import METRICS
+from pipeline_steps.schemas import METRICS, TRAIN_LOG
 
 
 def metrics_rows() -> pd.DataFrame:
@@ -95,8 +97,106 @@ def test_table5_compares_to_models_by_projection_mapping():
 
 
 def test_convergence_counts_steps_after_the_warmup():
-    log = pd.DataFrame({"step": [1, 2, 3, 4, 5], "dev_f1": [None, None, 0.5, None, 0.7]})
-    phases = {"mtl_ws": [{"phase": "warmup", "first_step": 1}, {"phase": "main", "first_step": 3}]}
-    curves = report.convergence({"mtl_ws": log, "zero_shot": log}, phases)
+    """Figure 2 from the train logs alone: MTL-WS's main phase starts after its warm-up rows."""
+    warm = pd.DataFrame(
+        {
+            "step": [1, 2, 3, 4, 5],
+            "phase": ["warmup", "warmup", "main", "main", "main"],
+            "dev_f1": [None, None, 0.5, None, 0.7],
+        }
+    )
+    zero = warm.assign(phase="main", dev_f1=[None, 0.2, 0.5, None, 0.7])
+    curves = report.convergence({"mtl_ws": warm, "zero_shot": zero})
     assert curves[curves["method"] == "mtl_ws"][["step", "dev_f1"]].values.tolist() == [[1, 50.0], [3, 70.0]]
-    assert curves[curves["method"] == "zero_shot"]["step"].tolist() == [3, 5]
+    assert curves[curves["method"] == "zero_shot"]["step"].tolist() == [2, 3, 5]
+
+
+def train_log(phases: list[str], dev: list[float | None]) -> pd.DataFrame:
+    n = len(phases)
+    return pd.DataFrame(
+        {
+            "step": range(1, n + 1),
+            "epoch": [0] * n,
+            "phase": phases,
+            "loss": [1.0] * n,
+            "lr": [0.1] * n,
+            "dev_f1": dev,
+            "resumed": [False] * n,
+        }
+    )
+
+
+def test_main_draws_the_convergence_plot_from_train_logs_only(tmp_path, monkeypatch):
+    """No model folder (nor its xlt_finetune.json) is an input of the report."""
+    m = tmp_path / "m.parquet"
+    write_artifact(metrics_rows(), m, METRICS)
+    logs = {
+        "zero_shot": train_log(["main"] * 4, [None, 0.4, None, 0.6]),
+        "mtl_ws": train_log(["warmup"] * 2 + ["main"] * 4, [None, None, None, 0.5, None, 0.8]),
+    }
+    paths = []
+    for method, df in logs.items():
+        paths.append(str(tmp_path / f"{method}.parquet"))
+        write_artifact(df, paths[-1], TRAIN_LOG)
+    drawn = {}
+    monkeypatch.setattr(report, "plot_convergence", lambda curves, path, title: drawn.update(curves=curves))
+    out = {k: str(tmp_path / n) for k, n in (("table", "t.md"), ("csv", "t.csv"), ("plot", "f1.png"))}
+    out["convergence"] = [str(tmp_path / "convergence.png")]
+    params = {
+        "experiment": "x",
+        "source_lang": "en",
+        "target_langs": ["de", "es"],
+        "methods": ["zero_shot"],
+        "curve_methods": list(logs),
+    }
+    report.main(StepContext(input={"metrics": [str(m)], "train_logs": paths}, output=out, params=params))
+    curves = drawn["curves"].set_index(["method", "step"])["dev_f1"]
+    assert curves.to_dict() == {
+        ("zero_shot", 2): 40.0,
+        ("zero_shot", 4): 60.0,
+        ("mtl_ws", 2): 50.0,
+        ("mtl_ws", 4): 80.0,
+    }
+
+
+def one_seed_table(methods=("zero_shot", "mtl", "mtl_ws")) -> pd.DataFrame:
+    rows = [
+        (method, seed, lang, "f1", 0.5 + 0.1 * i + 0.01 * seed, 10)
+        for i, method in enumerate(methods)
+        for lang in ("en", "de", "es", "avg")
+        for seed in (1,)
+    ]
+    metrics = pd.DataFrame(rows, columns=["method", "seed", "lang", "metric", "value", "support"])
+    return report.f1_table(metrics, list(methods), ["en", "de", "es"])
+
+
+def errorbars(ax) -> list:
+    return [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+
+
+def test_f1_plot_has_error_bars_only_over_several_seeds():
+    fig, ax = report.f1_figure(one_seed_table(), "t")
+    try:
+        assert errorbars(ax) == [] and not ax.collections  # no error-bar line collections either
+        assert sum(len(c) for c in ax.containers if isinstance(c, BarContainer)) == 3 * 4
+    finally:
+        plt.close(fig)
+    two = report.f1_table(metrics_rows(), ["zero_shot"], ["en", "de", "es"])  # two seeds
+    fig, ax = report.f1_figure(two, "t")
+    try:
+        [bars] = errorbars(ax)
+        assert len(bars.lines[2][0].get_segments()) == 4  # one error bar per language cell
+    finally:
+        plt.close(fig)
+
+
+def test_f1_plot_legend_is_outside_the_bars():
+    fig, ax = report.f1_figure(one_seed_table(), "t")
+    try:
+        fig.canvas.draw()
+        legend = ax.get_legend().get_window_extent()
+        axes = ax.get_window_extent()
+        assert not legend.overlaps(axes)
+        assert fig.bbox.contains(legend.x1 - 1, legend.y0 + 1)  # inside the figure, not cut off
+    finally:
+        plt.close(fig)

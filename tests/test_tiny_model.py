@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from _helpers_model import TINY_PARAMS, toy_sentences, write_sentences
+from _helpers_model import TINY_PARAMS, toy_sentences, train_config, write_sentences
 from safetensors.torch import load_file
 
 from pipeline_steps.errors import ArtifactError, ConfigError
@@ -19,7 +19,7 @@ from pipeline_steps.models.tiny import (
     train_tokenizer,
 )
 from pipeline_steps.runner import StepContext
-from pipeline_steps.train import TrainConfig, train
+from pipeline_steps.train import train
 
 
 def toy_texts(n=40):
@@ -126,7 +126,7 @@ def test_mlm_loss_goes_down():
     )
     torch.manual_seed(0)
     model = XLMRobertaForMaskedLM(cfg)
-    res = train(model, recipe, TrainConfig(lr=1e-2, epochs=15, warmup_ratio=0.1))
+    res = train(model, recipe, train_config(lr=1e-2, epochs=15, warmup_ratio=0.1))
     loss = res.log["loss"].tolist()
     assert sum(loss[-8:]) / 8 < 0.85 * sum(loss[:8]) / 8
 

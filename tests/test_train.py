@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from _helpers_model import TOY_CONFIG, Die, ToyRecipe, make_net
+from _helpers_model import TOY_CONFIG, Die, ToyRecipe, make_net, train_config
 
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.schemas import TRAIN_LOG, validate
@@ -23,6 +23,7 @@ from pipeline_steps.train import (
     total_steps,
     train,
 )
+from pipeline_steps.train.loop import LoopState
 
 HELPERS = Path(__file__).resolve().parent / "_helpers_model.py"
 LOG_COLUMNS = ["step", "epoch", "loss", "lr", "dev_f1"]
@@ -55,13 +56,13 @@ def params_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 def reference_run(evaluate=None, **overrides):
     model = make_net()
-    result = train(model, ToyRecipe(), TrainConfig(**{**TOY_CONFIG, **overrides}), evaluate=evaluate)
+    result = train(model, ToyRecipe(), train_config(**{**TOY_CONFIG, **overrides}), evaluate=evaluate)
     return model, result
 
 
 def crash_then_resume(tmp_path, die_at, evaluate_values=None, **overrides):
     """Run until step ``die_at`` raises, then resume in a fresh model; return (model, first, second)."""
-    config = TrainConfig(**{**TOY_CONFIG, **overrides})
+    config = train_config(**{**TOY_CONFIG, **overrides})
     ckpt = tmp_path / "ckpt"
 
     ev1 = scripted_eval(evaluate_values) if evaluate_values else None
@@ -92,6 +93,7 @@ def test_resume_after_crash_gives_identical_weights_and_log(tmp_path, die_at):
     pd.testing.assert_frame_equal(res.log[LOG_COLUMNS], ref.log[LOG_COLUMNS])
     assert res.log["resumed"].tolist() == [s > last_ckpt for s in res.log["step"]]
     assert not ref.log["resumed"].any()
+    assert set(res.log["phase"]) == {"main"}  # a run outside a Trainer is its main phase
     validate(res.log, TRAIN_LOG)
 
 
@@ -124,7 +126,7 @@ def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
     assert proc.returncode == -9, proc.stderr[-2000:]
     assert [s for s, _ in list_checkpoints(ckpt)] == [4, 8]
     model = make_net(seed=7)
-    res = train(model, ToyRecipe(), TrainConfig(**TOY_CONFIG), checkpoint_dir=ckpt)
+    res = train(model, ToyRecipe(), train_config(**TOY_CONFIG), checkpoint_dir=ckpt)
     ref_model, ref = reference_run()
     assert res.resumed_from == 8
     assert params_equal(model, ref_model)
@@ -133,22 +135,74 @@ def test_sigkill_after_a_checkpoint_then_resume(tmp_path):
 
 def test_checkpoint_retention_and_final_checkpoint(tmp_path):
     ckpt = tmp_path / "ckpt"
-    train(make_net(), ToyRecipe(), TrainConfig(**{**TOY_CONFIG, "checkpoint_steps": 2}), checkpoint_dir=ckpt)
+    train(make_net(), ToyRecipe(), train_config(**{**TOY_CONFIG, "checkpoint_steps": 2}), checkpoint_dir=ckpt)
     assert [s for s, _ in list_checkpoints(ckpt)] == [16, 18]  # the last two; 18 = end of training
     meta = json.loads((ckpt / "step-00000018" / "meta.json").read_text())
     assert meta["finished"] is True and meta["step"] == 18
+    assert json.loads((ckpt / "step-00000016" / "meta.json").read_text())["finished"] is False
+    train(
+        make_net(),
+        ToyRecipe(),
+        train_config(**{**TOY_CONFIG, "checkpoint_steps": 2, "keep_last_checkpoints": 1}),
+        checkpoint_dir=tmp_path / "one",
+    )
+    assert [s for s, _ in list_checkpoints(tmp_path / "one")] == [18]
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [{"checkpoint_steps": 3}, {"checkpoint_steps": 3, "keep_last_checkpoints": 1, "device": "cpu"}],
+)
+def test_changing_how_often_it_checkpoints_still_resumes(tmp_path, changed):
+    """checkpoint_steps (and keep_last_checkpoints, device) are not part of the resume fingerprint:
+    interrupted with checkpoints every 2 steps, resumed with every 3, the run continues from step 6
+    and ends exactly like an uninterrupted run."""
+    ckpt = tmp_path / "ckpt"
+    first = train_config(**{**TOY_CONFIG, "checkpoint_steps": 2})
+    with pytest.raises(Die):
+        train(make_net(), ToyRecipe(), first, checkpoint_dir=ckpt, on_step=die_after(7))
+    assert [s for s, _ in list_checkpoints(ckpt)] == [4, 6]
+    second = train_config(**{**TOY_CONFIG, "checkpoint_steps": 2, **changed})
+    assert second.fingerprint() == first.fingerprint()
+    model = make_net(seed=99)
+    res = train(model, ToyRecipe(), second, checkpoint_dir=ckpt)
+    assert res.resumed_from == 6
+    ref_model, ref = reference_run()
+    assert params_equal(model, ref_model)
+    pd.testing.assert_frame_equal(res.log[LOG_COLUMNS], ref.log[LOG_COLUMNS])
+    assert res.log["resumed"].tolist() == [s > 6 for s in res.log["step"]]
+
+
+def test_loop_state_of_an_older_checkpoint_is_restored():
+    """Checkpoints written before ``finished`` was dropped from the loop state still resume."""
+    state = LoopState.restore({"step": 6, "epoch": 1, "batch_in_epoch": 0, "finished": False})
+    assert (state.step, state.epoch, state.rows) == (6, 1, [])
+
+
+def test_train_config_takes_every_config_key_explicitly():
+    """The finetune: config keys have no defaults in TrainConfig (the config schema holds them)."""
+    with pytest.raises(TypeError):
+        TrainConfig(seed=0, lr=1e-3, epochs=1)
+    config = train_config()
+    assert (config.optimizer, config.schedule) == ("adamw", "linear")  # not config keys: defaults
+    fingerprint = config.fingerprint()
+    for key in ("checkpoint_steps", "keep_last_checkpoints", "device", "desc"):
+        assert key not in fingerprint
+    assert {"seed", "lr", "epochs", "max_steps", "eval_steps", "eval_after"} <= set(fingerprint)
+    with pytest.raises(ConfigError, match="keep_last_checkpoints"):
+        train_config(keep_last_checkpoints=0)
 
 
 def test_finished_run_is_restored_without_training(tmp_path):
     ckpt = tmp_path / "ckpt"
     ref_model = make_net()
-    train(ref_model, ToyRecipe(), TrainConfig(**TOY_CONFIG), checkpoint_dir=ckpt)
+    train(ref_model, ToyRecipe(), train_config(**TOY_CONFIG), checkpoint_dir=ckpt)
     calls = []
     model = make_net(seed=5)
     res = train(
         model,
         ToyRecipe(),
-        TrainConfig(**TOY_CONFIG),
+        train_config(**TOY_CONFIG),
         checkpoint_dir=ckpt,
         on_step=lambda s, r: calls.append(s),
     )
@@ -163,7 +217,7 @@ def test_incomplete_checkpoint_is_ignored(tmp_path):
         train(
             make_net(),
             ToyRecipe(),
-            TrainConfig(**TOY_CONFIG),
+            train_config(**TOY_CONFIG),
             checkpoint_dir=ckpt,
             on_step=die_after(9),
         )
@@ -173,7 +227,7 @@ def test_incomplete_checkpoint_is_ignored(tmp_path):
     (ckpt / "step-00000011").mkdir()  # no state.pt: not a checkpoint
     assert [s for s, _ in list_checkpoints(ckpt)] == [4, 8]
     model = make_net(seed=1)
-    res = train(model, ToyRecipe(), TrainConfig(**TOY_CONFIG), checkpoint_dir=ckpt)
+    res = train(model, ToyRecipe(), train_config(**TOY_CONFIG), checkpoint_dir=ckpt)
     assert res.resumed_from == 8
     assert not tmp.exists()
     ref_model, _ = reference_run()
@@ -186,13 +240,13 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
         train(
             make_net(),
             ToyRecipe(),
-            TrainConfig(**TOY_CONFIG),
+            train_config(**TOY_CONFIG),
             checkpoint_dir=ckpt,
             on_step=die_after(9),
         )
     (ckpt / "step-00000008" / "state.pt").write_bytes(b"garbage")
     model = make_net(seed=1)
-    res = train(model, ToyRecipe(), TrainConfig(**TOY_CONFIG), checkpoint_dir=ckpt)
+    res = train(model, ToyRecipe(), train_config(**TOY_CONFIG), checkpoint_dir=ckpt)
     assert res.resumed_from == 4
     ref_model, _ = reference_run()
     assert params_equal(model, ref_model)
@@ -204,11 +258,11 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog):
         train(
             make_net(),
             ToyRecipe(),
-            TrainConfig(**TOY_CONFIG),
+            train_config(**TOY_CONFIG),
             checkpoint_dir=ckpt,
             on_step=die_after(5),
         )
-    res = train(make_net(), ToyRecipe(), TrainConfig(**{**TOY_CONFIG, "lr": 0.01}), checkpoint_dir=ckpt)
+    res = train(make_net(), ToyRecipe(), train_config(**{**TOY_CONFIG, "lr": 0.01}), checkpoint_dir=ckpt)
     assert res.resumed_from is None and not res.log["resumed"].any()
     assert "other settings" in caplog.text
     ref_model, ref = reference_run(lr=0.01)
@@ -225,12 +279,12 @@ def test_linear_schedule_with_warmup_and_max_steps():
 
 
 def test_total_steps_and_bad_settings():
-    assert total_steps(ToyRecipe(n=17, batch_size=8), TrainConfig(epochs=2)) == 6
-    assert total_steps(ToyRecipe(n=17, batch_size=8), TrainConfig(epochs=2, max_steps=4)) == 4
+    assert total_steps(ToyRecipe(n=17, batch_size=8), train_config(epochs=2)) == 6
+    assert total_steps(ToyRecipe(n=17, batch_size=8), train_config(epochs=2, max_steps=4)) == 4
     with pytest.raises(ConfigError):
-        total_steps(ToyRecipe(n=17), TrainConfig(epochs=0))
+        total_steps(ToyRecipe(n=17), train_config(epochs=0))
     with pytest.raises(ConfigError):
-        train(make_net(), ToyRecipe(), TrainConfig(optimizer="adagrad"))
+        train(make_net(), ToyRecipe(), train_config(optimizer="adagrad"))
 
 
 def test_runs_are_deterministic_and_seed_matters():
@@ -269,7 +323,7 @@ def test_backward_hook_with_sgd_performs_a_reptile_style_update():
     with torch.no_grad():
         model.weight.fill_(1.0)
         model.bias.fill_(1.0)
-    config = TrainConfig(
+    config = train_config(
         optimizer="sgd",
         lr=0.5,
         weight_decay=0.0,
@@ -299,18 +353,20 @@ def test_trainer_phases_number_steps_across_phases_and_restore(tmp_path):
     evaluate.calls = 0
     seen = []
     t1 = Trainer(
-        TrainConfig(**TOY_CONFIG),
+        train_config(**TOY_CONFIG),
         checkpoint_dir=tmp_path,
         evaluate=evaluate,
         on_step=lambda s, r: seen.append(s),
     )
     m1 = two_phases(t1)
     assert seen == list(range(1, 9)) and t1.log["step"].tolist() == list(range(1, 9))
+    assert t1.log["phase"].tolist() == ["warmup"] * 2 + ["main"] * 6
+    validate(t1.log, TRAIN_LOG)
     assert t1.log["dev_f1"].notna().tolist() == [False] * 6 + [True, True]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["main", "warmup"]
     seen.clear()
     t2 = Trainer(
-        TrainConfig(**TOY_CONFIG),
+        train_config(**TOY_CONFIG),
         checkpoint_dir=tmp_path,
         evaluate=evaluate,
         on_step=lambda s, r: seen.append(s),
@@ -342,7 +398,7 @@ class NanAt(ToyRecipe):
 def test_non_finite_loss_stops_before_the_update(tmp_path):
     model = make_net()
     with pytest.raises(FloatingPointError, match="step 6"):
-        train(model, NanAt(6), TrainConfig(**TOY_CONFIG), checkpoint_dir=tmp_path)
+        train(model, NanAt(6), train_config(**TOY_CONFIG), checkpoint_dir=tmp_path)
     assert [s for s, _ in list_checkpoints(tmp_path)] == [4]
     assert all(torch.isfinite(p).all() for p in model.parameters())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import shutil
@@ -149,10 +150,39 @@ def test_concurrent_runs_do_not_corrupt_the_cache(tmp_path):
     assert later.calls == []
 
 
-def test_unreadable_cache_part_is_an_artifact_error(tmp_path):
-    (tmp_path / "part-broken.parquet").write_bytes(b"not parquet")
-    with pytest.raises(ArtifactError, match="part-broken.parquet"):
-        tr.translate_cached(ReverseWordsProvider(), ["x"], "en", "es", tmp_path)
+def test_corrupt_cache_part_is_skipped_with_a_warning_and_recomputed(tmp_path, caplog):
+    tr.translate_cached(ReverseWordsProvider(), ["a b", "c d"], "en", "es", tmp_path, chunk_size=1)
+    tr.translate_cached(ReverseWordsProvider(), ["e f"], "en", "es", tmp_path)
+    broken = tr.TranslationCache(tmp_path, "en", "es", "reverse:v1").parts()[0]
+    data = broken.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])  # e.g. a disk that filled up under another tool
+    junk = tmp_path / "part-junk.parquet"
+    junk.write_bytes(b"not parquet")
+    p = ReverseWordsProvider()
+    with caplog.at_level(logging.WARNING, logger="pipeline_steps.translate.cache"):
+        out, stats = tr.translate_cached(p, ["a b", "c d", "e f"], "en", "es", tmp_path)
+    assert out == ["B A", "D C", "F E"]
+    assert len(p.texts_asked) == 1 and stats.cached == 2  # only the entry of the corrupt part
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert all(w.startswith("translation cache: skipping unreadable part ") for w in warnings)
+    assert any(str(broken) in w for w in warnings) and any(str(junk) in w for w in warnings)
+    again = ReverseWordsProvider()
+    tr.translate_cached(again, ["a b", "c d", "e f"], "en", "es", tmp_path)
+    assert again.calls == []  # the recomputed entry was cached in a new part
+
+
+def test_cache_keys_are_nfc(tmp_path):
+    decomposed, composed = "Mu\u0308nchen ist gross", "M\u00fcnchen ist gross"
+    assert tr.text_key(decomposed) == tr.text_key(composed) == hashlib.sha256(composed.encode()).hexdigest()
+    first = ReverseWordsProvider()
+    tr.translate_cached(first, [decomposed], "en", "es", tmp_path)
+    assert first.texts_asked == [composed]  # what the provider gets is NFC too
+    later = ReverseWordsProvider()
+    out, _ = tr.translate_cached(later, [composed, decomposed], "en", "es", tmp_path)
+    assert later.calls == [] and out == ["GROSS IST MÜNCHEN"] * 2
+    rows = pd.concat(read_artifact(p, TRANSLATION_CACHE) for p in tmp_path.glob("part-*.parquet"))
+    assert list(rows["source_text"]) == [composed]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -211,6 +241,28 @@ def test_bad_tsv_lines_are_input_format_errors(tmp_path, content, line, message)
     with pytest.raises(InputFormatError, match=message) as err:
         tr.make_provider("file", {"path": str(tsv)})
     assert err.value.line == line and err.value.path == str(tsv)
+
+
+def test_translation_tsv_with_bom_and_other_normalisation(tmp_path):
+    tsv = tmp_path / "t.tsv"
+    tsv.write_bytes("\ufeffthe house is red\tla casa es roja\nMu\u0308nchen\tMunich\n".encode())
+    p = tr.make_provider("file", {"path": str(tsv)})
+    assert p.translate(["the house is red", "M\u00fcnchen", "Mu\u0308nchen"], "en", "es") == [
+        "la casa es roja",
+        "Munich",
+        "Munich",
+    ]
+
+
+def test_translation_tsv_in_latin1_names_the_line(tmp_path):
+    tsv = tmp_path / "t.tsv"
+    tsv.write_bytes("the house\tla casa\n\nEspa\u00f1a\tSpain\n".encode("latin-1"))
+    with pytest.raises(InputFormatError) as err:
+        tr.make_provider("file", {"path": str(tsv)})
+    assert (err.value.path, err.value.line) == (str(tsv), 3)
+    assert err.value.message == (
+        "not valid utf-8: byte(s) b'\\xf1' (invalid continuation byte); translation files must be UTF-8"
+    )
 
 
 def test_bad_parquet_translation_files(tmp_path):
@@ -508,3 +560,32 @@ def test_http_key_never_logged_cached_or_written(tmp_path, monkeypatch, caplog):
     for f in tmp_path.rglob("*"):
         if f.is_file():
             assert SECRET.encode() not in f.read_bytes(), f
+
+
+def test_http_url_credentials_never_logged_cached_or_written(tmp_path, monkeypatch, caplog):
+    token, qkey = "tok-s3cret-42", "q-s3cret-99"
+    monkeypatch.delenv("XLT_TEST_LT_KEY", raising=False)
+    caplog.set_level(logging.DEBUG, logger="pipeline_steps")
+    with FakeLibreTranslate(plan=[502]) as srv:
+        host = srv.url.removeprefix("http://")
+        url = f"http://user:{token}@{host}/?key={qkey}"
+        opts = {"url": url, "timeout": 5, "batch_size": 2, "backoff": 0.01}
+        pairs = run_main(tmp_path, [HOUSE, ["a", "dog"]], "http", opts)
+    # the requests used the full URL: query string and basic auth (user:token)
+    assert srv.state.queries == [f"key={qkey}"] * 2
+    assert srv.state.authorizations[0] == "Basic " + base64.b64encode(f"user:{token}".encode()).decode()
+    assert pairs["tgt_tokens"].tolist() == [["la", "casa", "es", "roja"], ["un", "perro"]]
+    assert set(pairs["provider"]) == {f"http:http://{host}/translate"}
+    assert "retry 1/4" in caplog.text
+    # a connection error (its text names the requested path and query) and the provider's repr
+    dead = tr.make_provider(
+        "http", {**opts, "url": f"http://user:{token}@127.0.0.1:9/x?key={qkey}", "retries": 0}
+    )
+    with pytest.raises(tr.TranslationError) as err:
+        dead.translate(["a"], "en", "es")
+    assert str(err.value).startswith("http://127.0.0.1:9/x/translate: giving up after 1 attempts")
+    for text in (caplog.text, str(err.value), repr(dead), dead.identity("en", "es")):
+        assert token not in text and qkey not in text and "user" not in text, text
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            assert token.encode() not in f.read_bytes() and qkey.encode() not in f.read_bytes(), f

@@ -7,20 +7,21 @@ from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
+from pipeline_steps import config_schema
 from pipeline_steps import workflow_config as wfc
 from pipeline_steps.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def load(name: str = "config.yaml") -> dict:
+    return config_schema.validate(yaml.safe_load((ROOT / "config" / name).read_text()))
+
+
 @pytest.fixture()
 def config() -> dict:
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    validate(cfg, str(ROOT / "config" / "schema.yaml"))
-    return cfg
+    return load()
 
 
 def test_demo_config_passes(config):
@@ -33,16 +34,55 @@ def test_demo_config_passes(config):
     [
         ("scheme", "bioez", "bioez"),
         ("seeds", [], "seeds"),
-        ("finetune", {"lr": -1, "epochs": 1, "batch_size": 1, "max_length": 16}, "lr"),
+        ("finetune", {"lr": -1, "epochs": 1, "batch_size": 1, "max_length": 16}, "finetune.lr"),
         ("surprise", 1, "surprise"),
-        ("methods", ["to@char2char"], "to@char2char"),
+        # names that would write outside results/ (issue 8)
+        ("experiment", "..", "experiment"),
+        ("experiment", ".", "experiment"),
+        ("experiment", "a/b", "experiment"),
     ],
 )
-def test_schema_errors_name_the_key(config, key, value, fragment):
+def test_schema_errors_name_the_key(key, value, fragment):
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config[key] = value
-    with pytest.raises(WorkflowError) as err:
-        validate(config, str(ROOT / "config" / "schema.yaml"))
+    with pytest.raises(ConfigError) as err:
+        config_schema.validate(config)
     assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("commit", ["HEAD", "--upload-pack=touch /tmp/x", "cab1e9a; rm", "CAB1E9AAC"])
+def test_fast_align_commit_must_be_a_hex_sha(config, commit):
+    raw = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    raw["align"]["fast_align"]["commit"] = commit
+    with pytest.raises(ConfigError, match="align.fast_align.commit"):
+        config_schema.validate(raw)
+
+
+def test_schema_fills_every_default_into_nested_sections():
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    del config["finetune"]["eval_steps"]
+    config_schema.validate(config)
+    assert config["finetune"]["eval_steps"] == 0  # 0 = evaluate only at the end: valid now
+    assert config["finetune"]["keep_last_checkpoints"] == 2
+    assert config["predict"]["batch_size"] == 32
+    assert config["data"]["train"]["encoding"] == "utf-8"
+    assert config["data"]["parallel"]["de"]["tokenize"] == "moses"
+    assert config["translate"]["http"]["retries"] == 4
+
+
+def test_eval_steps_zero_is_accepted(config):
+    raw = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    raw["finetune"]["eval_steps"] = 0
+    assert config_schema.validate(raw)["finetune"]["eval_steps"] == 0
+
+
+def test_finetune_knobs_the_step_reads_are_valid_config_keys():
+    raw = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    raw["finetune"].update(
+        eval_after=100, max_grad_norm=None, device="cpu", keep_checkpoints=True, keep_last_checkpoints=3
+    )
+    params = wfc.finetune_params(config_schema.validate(raw))
+    assert (params["eval_after"], params["max_grad_norm"], params["keep_checkpoints"]) == (100, None, True)
 
 
 @pytest.mark.parametrize(
@@ -51,26 +91,84 @@ def test_schema_errors_name_the_key(config, key, value, fragment):
         (lambda c: c["target_langs"].append("en"), "is the source_lang"),
         (lambda c: c["data"]["test"].pop("de"), "no test set for target language(s) ['de']"),
         (lambda c: c["translate"]["file"].pop("es"), "translate.file: no translation file"),
-        (lambda c: c["data"]["train"].update(path="nope.tsv"), "data file not found: nope.tsv"),
+        (lambda c: c["data"]["train"].update(path="nope.tsv"), "data.train.path: file not found: nope.tsv"),
         (lambda c: c["data"]["parallel"].update(fr=c["data"]["parallel"]["de"]), "data.parallel"),
         (lambda c: c["translate"].update(langs=["de"]), "'es' is not translated"),
+        # issue 8: every config error before any job runs
+        (lambda c: c["methods"].append("to@char2char"), "to@char2char"),
+        (lambda c: c["methods"].append("zero_shot-de"), "zero_shot-de"),
+        (lambda c: c["data"]["test"]["de"].update(encoding="latin-9x"), "data.test.de.encoding"),
+        (lambda c: c["data"]["train"].update(format="squad"), "data.train.format: 'squad' gives QA"),
+        (lambda c: c["data"]["dev"].update(format="lines"), "data.dev.format: 'lines' is unlabelled"),
+        (lambda c: c["translate"].update(provider="http", http={}), "translate.http.url"),
+        (lambda c: c["translate"].update(provider="hf", hf={}), "translate.hf.name_or_path"),
+        (
+            lambda c: c["align"].update(
+                backend="fast_align", fast_align={"binary": "no/fast_align", "commit": None}
+            ),
+            "align.fast_align.binary: no such file",
+        ),
+        (lambda c: c["align"].update(backend="embedding"), "align.embedding.name_or_path"),
     ],
 )
-def test_cross_field_checks(config, mutate, fragment):
+def test_cross_field_checks(mutate, fragment):
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     mutate(config)
     with pytest.raises(ConfigError) as err:
-        wfc.check(config, ROOT)
+        wfc.prepare(config, ROOT)
     assert fragment in str(err.value)
 
 
-def test_dataset_names_map_to_files_and_languages(config):
-    assert wfc.dataset(config, "train")["path"] == "resources/demo/en.train.tsv"
-    gold_tgt = wfc.dataset(config, "gold.de.tgt")
-    assert (gold_tgt["lang"], gold_tgt["split"], gold_tgt["path"]) == (
-        "de",
-        "gold",
-        "resources/demo/en-de.gold.de.tsv",
+def test_every_shipped_config_passes(shared_data):
+    for name in ("config.yaml", "shared-data.yaml", "absa.yaml"):
+        wfc.prepare(yaml.safe_load((ROOT / "config" / name).read_text()), ROOT)
+
+
+def test_align_backend_auto_is_eflomal_with_tiny_and_embedding_with_a_real_encoder(config):
+    assert wfc.align_params(config)["backend"] == "eflomal"
+    assert wfc.align_params(config)["options"] == {}
+    config["model"]["name_or_path"] = ".cache/models/me5-small"
+    params = wfc.align_params(config)
+    assert params["backend"] == "embedding"
+    assert params["options"]["name_or_path"] == ".cache/models/me5-small"  # the run's own encoder
+    assert params["options"]["layer"] == 8
+    config["align"]["backend"] = "eflomal"
+    assert wfc.align_params(config)["backend"] == "eflomal"
+
+
+def test_checkpoint_frequency_does_not_change_the_fingerprint(config):
+    base = wfc.finetune_fingerprint(config, "zero_shot", 13)
+    config["finetune"].update(
+        checkpoint_steps=7, keep_last_checkpoints=5, keep_checkpoints=True, device="cpu"
     )
+    assert wfc.finetune_fingerprint(config, "zero_shot", 13) == base
+
+
+def test_method_wildcard_is_the_method_grammar():
+    import re
+
+    from pipeline_steps.method_names import METHOD_WILDCARD
+
+    for name in ("zero_shot", "to-de", "to-es@word2word", "mtl_ws"):
+        assert re.fullmatch(METHOD_WILDCARD, name)
+    for name in ("to-", "To", "to@", "to-deu-x"):
+        assert not re.fullmatch(METHOD_WILDCARD, name)
+
+
+def test_ingest_params_require_tags_on_labelled_data_only(config):
+    assert wfc.dataset(config, "train")["require_tags"] is True
+    assert wfc.dataset(config, "gold.de.tgt")["require_tags"] is True
+    assert wfc.dataset(config, "par.de.tgt")["require_tags"] is False
+    assert wfc.dataset(config, "test.es")["labels"] == ["PER", "ORG", "LOC", "MISC"]
+    assert wfc.spans_params(config, "train")["source"] == "gold"
+    assert wfc.spans_params(config, "par.es.src")["source"] == "spacy"
+
+
+def test_dataset_names_map_to_files_and_languages(config):
+    assert wfc.dataset_path(config, "train") == "resources/demo/en.train.tsv"
+    gold_tgt = wfc.dataset(config, "gold.de.tgt")
+    assert (gold_tgt["lang"], gold_tgt["split"]) == ("de", "gold")
+    assert wfc.dataset_path(config, "gold.de.tgt") == "resources/demo/en-de.gold.de.tsv"
     assert wfc.dataset(config, "par.es.src")["lang"] == "en"
     assert wfc.dataset(config, "test.es")["lang"] == "es"
     with pytest.raises(ConfigError):

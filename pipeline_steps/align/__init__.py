@@ -152,7 +152,8 @@ def links_of(value: Any) -> set[Link]:
 
 def main(ctx) -> None:
     """input {pairs, extra: [pairs...]}; output {alignments};
-    params {backend, symmetrize, fast_align_bin, seed} (+ optional ``options`` for the backend)."""
+    params {backend, symmetrize, seed, options} (``options``: the backend's, e.g. ``binary`` of fast_align,
+    ``align.embedding`` of the embedding aligner)."""
     pairs_path = ctx.input["pairs"]
     pairs = read_artifact(pairs_path, PAIRS)
     extra_paths = ctx.input.get("extra") or []
@@ -166,18 +167,15 @@ def main(ctx) -> None:
             df = read_artifact(path, PAIRS)
             _check_languages(df, str(path), src_lang, tgt_lang)
             extra.append(df)
-    backend = ctx.params.get("backend", "eflomal")
-    options = dict(ctx.params.get("options") or {})
-    if backend == "fast_align":
-        options["binary"] = ctx.params.get("fast_align_bin")
     out = align_pairs(
         pairs,
         extra,
-        backend=backend,
-        symmetrization=ctx.params.get("symmetrize", "grow-diag-final-and"),
-        seed=ctx.params.get("seed"),
+        backend=ctx.params["backend"],
+        symmetrization=ctx.params["symmetrize"],
+        seed=ctx.params["seed"],
         threads=ctx.threads,
-        options=options,
+        # scratch space (eflomal / fast_align corpus files) next to the output, not in the system temp dir
+        options={**(ctx.params.get("options") or {}), "scratch_next_to": str(ctx.output["alignments"])},
     )
     n_links = int(out["links"].map(len).sum())
     log.info("aligned %d pairs (+%d extra); %d links", len(pairs), sum(map(len, extra)), n_links)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +21,7 @@ from pipeline_steps.errors import ConfigError
 log = logging.getLogger(__name__)
 
 BINARIES = ("fast_align", "atools")
+COMMIT_RE = re.compile(r"[0-9a-f]{7,40}")
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> None:
@@ -50,13 +52,19 @@ def build(source: str, commit: str | None, dest_dir: str | os.PathLike, jobs: in
         if _is_git_source(source):
             if not commit:
                 raise ConfigError(f"fast_align source {source} is a git repository: pin a commit")
+            if not COMMIT_RE.fullmatch(commit):
+                raise ConfigError(f"align.fast_align.commit: {commit!r} is not a hex commit SHA")
             if shutil.which("git") is None:
                 raise ConfigError("building fast_align from git needs 'git' on PATH")
             src = tmp_path / "src"
-            _run(["git", "clone", "--quiet", source, str(src)])
-            _run(["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", commit], cwd=src)
+            _run(["git", "clone", "--quiet", "--", source, str(src)])
+            _run(["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", commit, "--"], cwd=src)
             head = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, check=True
+                ["git", "rev-parse", "--verify", "HEAD^{commit}"],
+                cwd=src,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
             if not head.startswith(commit):
                 raise RuntimeError(f"checked out {head}, expected {commit}")

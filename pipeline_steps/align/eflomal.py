@@ -15,7 +15,7 @@ split-off states in thread-arrival order. For a given ``seed`` the output is mad
   with ``threads >= 2`` the two processes run at the same time, so the result does not depend on
   ``threads``. eflomal's own sampler parallelism (``n_samplers`` threads per direction) is given up.
 
-If the copy cannot be made or run (eflomal built differently, a ``noexec`` temp dir) or the binary
+If the copy cannot be made or run (eflomal built differently, a ``noexec`` scratch folder) or the binary
 reports it could not open its seed file, the run goes on unseeded with a logged warning.
 ``seed=None`` runs the unmodified binary (seeded from ``/dev/urandom``).
 """
@@ -29,12 +29,12 @@ import operator
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline_steps.align.symmetrize import Link
+from pipeline_steps.io import scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,10 @@ TRAINS_ON_CORPUS = True
 
 #: Options of ``eflomal.Aligner`` this backend takes (defaults are eflomal's).
 ALIGNER_OPTIONS = ("model", "n_iterations", "n_samplers", "rel_iterations", "null_prior")
+#: Backend option naming the job's output artifact: the scratch folder (corpus text, links) is a
+#: hidden ``.xlt-<backend>.<output name>.*`` folder next to it, and one left by a killed run is
+#: removed at the next start (``io.scratch_dir``). Without it: the system temp dir.
+SCRATCH_OPTION = "scratch_next_to"
 
 #: The path the binary reads its seed from, and its replacement in the seeded copy (same length).
 URANDOM = b"/dev/urandom\x00"
@@ -153,7 +157,7 @@ def command(
 def _settings(options: Mapping[str, Any] | None, n_sentences: int) -> dict[str, Any]:
     import eflomal
 
-    unknown = sorted(set(options or {}) - set(ALIGNER_OPTIONS))
+    unknown = sorted(set(options or {}) - set(ALIGNER_OPTIONS) - {SCRATCH_OPTION})
     if unknown:
         log.info("eflomal: ignoring options %s (takes %s)", unknown, list(ALIGNER_OPTIONS))
     opts = {k: v for k, v in (options or {}).items() if k in ALIGNER_OPTIONS and v is not None}
@@ -221,8 +225,7 @@ def directional(
     if not binary.is_file():
         raise RuntimeError(f"the eflomal binary is missing: {binary}")
     cfg = _settings(options, len(src))
-    with tempfile.TemporaryDirectory(prefix="xlt-eflomal.") as tmp_name:
-        tmp = Path(tmp_name)
+    with scratch_dir((options or {}).get(SCRATCH_OPTION), "eflomal") as tmp:
         src_file, tgt_file = tmp / "source.txt", tmp / "target.txt"
         with open(src_file, "wb") as sf, open(tgt_file, "wb") as tf:
             cfg["aligner"].prepare_files(

@@ -43,6 +43,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from pipeline_steps.align.eflomal import SCRATCH_OPTION
 from pipeline_steps.align.symmetrize import Link
 from pipeline_steps.errors import ConfigError
 
@@ -77,8 +78,9 @@ class EmbeddingSettings:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> EmbeddingSettings:
-        """Settings from a backend ``options`` mapping; ``None`` values mean the default."""
-        options = {k: v for k, v in (options or {}).items() if v is not None}
+        """Settings from a backend ``options`` mapping; ``None`` values mean the default (the common
+        ``scratch_next_to`` option is ignored: this backend writes no scratch files)."""
+        options = {k: v for k, v in (options or {}).items() if v is not None and k != SCRATCH_OPTION}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:

@@ -14,14 +14,14 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline_steps.align.eflomal import parse_links
+from pipeline_steps.align.eflomal import SCRATCH_OPTION, parse_links
 from pipeline_steps.align.symmetrize import Link
 from pipeline_steps.errors import ConfigError
+from pipeline_steps.io import scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,13 @@ def directional(
     threads: int = 1,
     options: Mapping[str, Any] | None = None,
 ) -> tuple[list[set[Link]], list[set[Link]]]:
-    """Forward and reverse links of every (non-empty) sentence pair; ``options['binary']`` optional."""
+    """Forward and reverse links of every (non-empty) sentence pair; ``options['binary']`` optional,
+    ``options['scratch_next_to']``: the output artifact the scratch folder goes next to (see eflomal)."""
     if len(src) != len(tgt):
         raise ValueError(f"{len(src)} source sentences but {len(tgt)} target sentences")
     binary = find_binary((options or {}).get("binary"))
-    with tempfile.TemporaryDirectory(prefix="xlt-fast_align.") as tmp:
-        corpus = Path(tmp) / "corpus.src-tgt"
+    with scratch_dir((options or {}).get(SCRATCH_OPTION), "fast_align") as tmp:
+        corpus = tmp / "corpus.src-tgt"
         with corpus.open("w", encoding="utf-8") as f:
             for s, t in zip(src, tgt, strict=True):
                 f.write(f"{' '.join(s)} ||| {' '.join(t)}\n")

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError, InputFormatError
+from pipeline_steps.formats._common import check_labels
 from pipeline_steps.formats.conll import read_conll2002, read_conll2003, read_tsv, read_wikiann
 from pipeline_steps.formats.lines import read_lines
 from pipeline_steps.formats.squad import read_squad
@@ -58,12 +59,23 @@ def artifact_for(format: str) -> Artifact:
     return QA_EXAMPLES if format == "squad" else SENTENCES
 
 
-def read(path: str, format: str, lang: str, split: str, scheme: str = "bio", **opts: Any) -> pd.DataFrame:
+def read(
+    path: str,
+    format: str,
+    lang: str,
+    split: str,
+    scheme: str = "bio",
+    *,
+    labels: Sequence[str] | None = None,
+    require_tags: bool = False,
+    **opts: Any,
+) -> pd.DataFrame:
     """Read ``path`` in ``format`` as ``lang``/``split`` with tags in ``scheme``.
 
     Options set to None take the reader's default. Options of other readers are ignored (one
     dataset config can carry e.g. ``tokenize`` for every format); names no reader knows are a
-    ConfigError.
+    ConfigError. ``require_tags``: an unlabelled file is an error; ``labels``: a tag of another
+    entity type is an error naming its line (both checked on the whole file; not for ``squad``).
     """
     if format not in READERS:
         raise InputFormatError(path, None, f"unknown format {format!r}; expected one of {', '.join(READERS)}")
@@ -81,7 +93,10 @@ def read(path: str, format: str, lang: str, split: str, scheme: str = "bio", **o
     ignored = sorted(k for k, v in opts.items() if v is not None and k not in accepted)
     if ignored:
         log.debug("format %s ignores option(s) %s", format, ignored)
-    return READERS[format](str(path), lang, split, scheme, **kwargs)
+    df = READERS[format](str(path), lang, split, scheme, **kwargs)
+    if format != "squad":
+        check_labels(str(path), df, format, labels, bool(require_tags))
+    return df
 
 
 __all__ = ["READERS", "ALL_OPTIONS", "artifact_for", "options", "read"]

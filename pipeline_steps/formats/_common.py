@@ -1,22 +1,22 @@
-"""Shared machinery of the readers: decoding with line numbers, column files, tag checks, the table.
+"""Shared machinery of the readers: column files, tag and label checks, the table.
 
 Every reader turns a raw file into rows of the ``sentences`` schema (``schemas.SENTENCES``). Errors
-are ``InputFormatError(path, line, message)`` with the 1-based line a user must fix.
+are ``InputFormatError(path, line, message)`` with the 1-based line a user must fix. Raw text is
+read with ``pipeline_steps.text.read_text``; tokens are NFC-normalised (``pipeline_steps.text.nfc``).
 """
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError, InputFormatError
 from pipeline_steps.schemas import SENTENCES
 from pipeline_steps.tags import INPUT_SCHEMES, TagError, check_scheme, convert
+from pipeline_steps.text import nfc
 
 DOCSTART = "-DOCSTART-"
 _SPACES = re.compile(r"[ \t]+")
@@ -30,45 +30,6 @@ class RawSentence:
     tags: list[str] | None
     lines: list[int]
     doc: int | None = None
-
-
-def read_text(path: str, encoding: str | None = None) -> str:
-    """The decoded text of ``path``; a byte sequence invalid in ``encoding`` -> error naming its line.
-
-    ``encoding`` defaults to UTF-8 (a leading byte-order mark is dropped). Line numbers of decoding
-    errors count ``\\n`` bytes, which is exact for UTF-8 and single-byte encodings such as latin-1.
-    """
-    encoding = encoding or "utf-8"
-    try:
-        codec = codecs.lookup(encoding).name
-    except LookupError:
-        raise ConfigError(f"unknown encoding {encoding!r} for {path}") from None
-    p = Path(path)
-    if not p.is_file():
-        raise InputFormatError(path, None, "file not found" if not p.exists() else "not a regular file")
-    data = p.read_bytes()
-    if codec == "utf-8":
-        codec = "utf-8-sig"
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data[exc.start : exc.end]
-        raise InputFormatError(
-            path, line, f"not valid {encoding}: byte(s) {bad!r} ({exc.reason}); set the dataset's 'encoding'"
-        ) from None
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines without their endings (``\\n`` or ``\\r\\n``); no final empty line after a trailing newline.
-
-    Only ``\\n`` ends a line (``str.splitlines`` would also split on characters such as U+2028 that can
-    occur inside tokens and would shift every line number after them).
-    """
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 
 def split_spaces(line: str) -> list[str]:
@@ -96,7 +57,8 @@ def parse_columns(
     fixes the one every other line must have. The tag is column ``tag_column`` (files whose count is 1
     are unlabelled). A -DOCSTART- line ends the current document; the next sentence opens a new one,
     so files with the marker before each document (the original CoNLL releases) and after each one
-    (some copies) number documents alike. ``token_filter(token, line)`` may rewrite or reject a token.
+    (some copies) number documents alike. ``token_filter(token, line)`` may rewrite or reject a token;
+    tokens are NFC-normalised after it.
     """
     sentences: list[RawSentence] = []
     tokens: list[str] = []
@@ -144,6 +106,7 @@ def parse_columns(
         token = fields[0]
         if token_filter is not None:
             token = token_filter(token, i)
+        token = nfc(token)
         if not token:
             raise InputFormatError(path, i, f"empty token ({layout})")
         tokens.append(token)
@@ -200,3 +163,35 @@ def to_frame(path: str, sentences: Sequence[RawSentence], lang: str, split: str)
     )
     df["line"] = df["line"].astype("int64")
     return df
+
+
+def check_labels(
+    path: str, df: pd.DataFrame, format: str, labels: Sequence[str] | None, require_tags: bool
+) -> None:
+    """Reject unlabelled sentences when ``require_tags``, and tags of an entity type not in ``labels``.
+
+    ``labels=None`` skips the type check. Column files hold one token a line, so token k of a
+    sentence starting on line L is on line L + k; the tag is named as stored (in the target scheme).
+    """
+    if require_tags:
+        missing = df["tags"].isna().to_numpy().nonzero()[0]
+        if len(missing):
+            raise InputFormatError(
+                path,
+                int(df["line"].iloc[missing[0]]),
+                f"no tags: this dataset must be labelled, but the file (format {format!r}) has no tag column",
+            )
+    if labels is None:
+        return
+    if isinstance(labels, str) or not all(isinstance(x, str) and x for x in labels):
+        raise ConfigError(f"labels must be a list of entity types, got {labels!r}")
+    known = set(labels)
+    for tags, first in zip(df["tags"], df["line"], strict=True):
+        for k, tag in enumerate(tags or ()):
+            label = tag.partition("-")[2]
+            if tag != "O" and label not in known:
+                raise InputFormatError(
+                    path,
+                    int(first) + k,
+                    f"tag {tag!r}: entity type {label!r} is not one of the labels {list(labels)}",
+                )

@@ -16,13 +16,12 @@ from pipeline_steps.errors import ConfigError, InputFormatError
 from pipeline_steps.formats._common import (
     check_tags,
     parse_columns,
-    read_text,
-    split_lines,
     split_spaces,
     split_tabs,
     to_frame,
 )
 from pipeline_steps.tags import check_scheme
+from pipeline_steps.text import read_text, split_lines
 
 log = logging.getLogger(__name__)
 
@@ -110,20 +109,23 @@ def read_wikiann(
 ) -> pd.DataFrame:
     """WikiANN / PAN-X: ``lang:token<TAB>tag`` (Rahimi splits), ``token<TAB>tag`` or ``token`` (XTREME test).
 
-    ``strip_prefix=None`` detects the ``xx:`` language prefix on the first token line; when present
-    every token line must carry the same prefix (else an error names the line). Label-less files give
-    ``tags`` null.
+    ``strip_prefix=None`` decides per file from the first token line: when it has an ``xx:``
+    language prefix every token line must carry the same prefix, and when it has none no later token
+    may look prefixed (else an error names the line; ``strip_prefix=False`` keeps such tokens as
+    they are). Label-less files give ``tags`` null.
     """
     check_scheme(scheme)
     lines = split_lines(read_text(path, encoding))
+    first_no = next(
+        (i for i, ln in enumerate(lines, start=1) if ln.strip() and not ln.startswith("-DOCSTART-")), None
+    )
     prefix: str | None = None
     if strip_prefix is None or strip_prefix:
-        first = next((ln for ln in lines if ln.strip() and not ln.startswith("-DOCSTART-")), "")
-        m = _PREFIX.match(split_tabs(first)[0])
+        m = _PREFIX.match(split_tabs(lines[first_no - 1])[0]) if first_no else None
         if m:
             prefix = m.group(1) + ":"
         elif strip_prefix:
-            raise InputFormatError(path, lines.index(first) + 1 if first else 1, "no 'xx:' language prefix")
+            raise InputFormatError(path, first_no or 1, "no 'xx:' language prefix")
     if prefix and prefix[:-1] != lang:
         log.warning("%s: token prefix %r differs from the dataset language %r", path, prefix, lang)
 
@@ -132,6 +134,17 @@ def read_wikiann(
             raise InputFormatError(path, line, f"token {token!r} lacks the language prefix {prefix!r}")
         return token[len(prefix) :]  # type: ignore[arg-type]
 
+    def unprefixed(token: str, line: int) -> str:
+        if _PREFIX.match(token):
+            raise InputFormatError(
+                path,
+                line,
+                f"token {token!r} has a language prefix but the first token line ({first_no}) has none "
+                "(set strip_prefix: false to keep such tokens as they are)",
+            )
+        return token
+
+    token_filter = unprefix if prefix else (unprefixed if strip_prefix is None else None)
     sents = parse_columns(
         path,
         lines,
@@ -139,7 +152,7 @@ def read_wikiann(
         (2, 1),
         1,
         "WikiANN: [lang:]token<TAB>tag",
-        token_filter=unprefix if prefix else None,
+        token_filter=token_filter,
     )
     check_tags(path, sents, input_scheme, scheme)
     return to_frame(path, sents, lang, split)

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError, InputFormatError
-from pipeline_steps.formats._common import RawSentence, read_text, split_lines, to_frame
+from pipeline_steps.formats._common import RawSentence, to_frame
 from pipeline_steps.tags import check_scheme
+from pipeline_steps.text import nfc, read_text, split_lines
 
 TOKENIZERS = ("moses", "whitespace")
 
@@ -39,7 +40,7 @@ def read_lines(
 
     Line i of a source file translates line i of its target file, so an empty line is an error (it
     would shift every pair after it). ``moses_lang`` overrides the language given to Moses (its
-    non-breaking prefixes and apostrophe rules); default ``lang``.
+    non-breaking prefixes and apostrophe rules); default ``lang``. The text is NFC-normalised.
     """
     check_scheme(scheme)
     tok = tokenizer(tokenize, moses_lang or lang)
@@ -49,7 +50,7 @@ def read_lines(
             raise InputFormatError(
                 path, i, "empty line: every line must hold one sentence (keeps files parallel)"
             )
-        tokens = tok(text.strip())
+        tokens = tok(nfc(text.strip()))
         if not tokens:
             raise InputFormatError(path, i, f"no tokens after {tokenize} tokenisation")
         sents.append(RawSentence(tokens, None, [i]))

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline_steps.errors import InputFormatError
-from pipeline_steps.formats._common import read_text
 from pipeline_steps.schemas import QA_EXAMPLES
+from pipeline_steps.text import nfc, read_text
 
 
 def _line_of(text: str, qid: Any) -> int | None:
@@ -37,6 +37,7 @@ def read_squad(
 
     Each answer's ``answer_start`` must point at its ``text`` in the context
     (``context[start:start + len(text)] == text``); a mismatch names the question id and its line.
+    Title, context, question and answers are NFC-normalised (answer starts moved to match).
     ``scheme`` is accepted for a uniform reader signature and unused.
     """
     text = read_text(path, encoding)
@@ -63,6 +64,7 @@ def read_squad(
             if not isinstance(para.get("qas"), list):
                 raise InputFormatError(path, None, f"{pwhere}: expected a 'qas' list")
             context = para["context"]
+            norm_context = nfc(context)
             for q, qa in enumerate(para["qas"]):
                 qid = qa.get("id") if isinstance(qa, dict) else None
                 if not isinstance(qid, str) or not qid:
@@ -93,16 +95,24 @@ def read_squad(
                             f"question {qid!r}: answer {k} {ans['text']!r} is not at answer_start {start} "
                             f"of the context (found {found!r})",
                         )
-                    texts.append(ans["text"])
-                    starts.append(start)
+                    norm_start, norm_text = len(nfc(context[:start])), nfc(ans["text"])
+                    if norm_context[norm_start : norm_start + len(norm_text)] != norm_text:
+                        raise InputFormatError(
+                            path,
+                            line,
+                            f"question {qid!r}: answer {k} {ans['text']!r} starts or ends inside a character "
+                            "that Unicode NFC normalisation combines with its neighbour",
+                        )
+                    texts.append(norm_text)
+                    starts.append(norm_start)
                 rows.append(
                     {
                         "id": f"{split}-{lang}-{qid}",
                         "lang": lang,
                         "split": split,
-                        "title": title,
-                        "context": context,
-                        "question": qa["question"],
+                        "title": nfc(title),
+                        "context": norm_context,
+                        "question": nfc(qa["question"]),
                         "answer_texts": texts,
                         "answer_starts": starts,
                         "source": str(path),

@@ -1,15 +1,17 @@
 """Adaptation methods: each turns its data into recipes for the shared loop (``pipeline_steps.train``).
 
 A method is built from a ``MethodData`` and has ``fit(model, trainer) -> TrainResult``; it calls
-``trainer.run(phase, model, recipe, **overrides)`` once per phase. Paper 001 (Li et al. 2020):
+``trainer.run(phase, model, recipe, **overrides)`` once per phase. Paper 001 (Li et al. 2020); every
+equation is written out in the docstring of the file named here:
 
-| name | paper | trains on |
-|---|---|---|
-| ``zero_shot`` | Sec. 3, Eq. 3 | D_src |
-| ``to`` | Sec. 4, Eq. 4 | D_l of one target language l |
-| ``bilingual`` | Sec. 4, Eq. 5 | D_src + D_l of one target language l |
-| ``mtl`` | Sec. 4, Eq. 6 | D_src + D_l of every target language |
-| ``mtl_ws`` | Sec. 5, Eq. 7-9 | warm-up on every D_l, then D_src |
+| name | paper | trains on | file |
+|---|---|---|---|
+| (loss) | Sec. 3, Eq. 3 | per-sentence cross-entropy, recipe ``SupervisedTagging`` | ``supervised.py`` |
+| ``zero_shot`` | Sec. 3, Eq. 3 | D_src | ``zero_shot.py`` |
+| ``to`` | Sec. 4, Eq. 4 | D_l of one target language l | ``translate_train.py`` |
+| ``bilingual`` | Sec. 4, Eq. 5 | D_src + D_l of one target language l | ``translate_train.py`` |
+| ``mtl`` | Sec. 4, Eq. 6 | D_src + D_l of every target language | ``translate_train.py`` |
+| ``mtl_ws`` | Sec. 5, Eq. 7-9 | warm-up on every D_l, then D_src | ``mtl_ws.py`` |
 
 D_l is the projected (pseudo-labelled) translation of the source training set into l. The
 per-language methods (``PER_LANGUAGE``) take the language from a method name ``to-de`` /
@@ -35,8 +37,9 @@ from pipeline_steps.method_names import (  # noqa: F401 -- re-exported
     split_method,
 )
 from pipeline_steps.methods.mtl_ws import MultilingualWarmStart
+from pipeline_steps.methods.supervised import SupervisedTagging
 from pipeline_steps.methods.translate_train import Bilingual, Multilingual, TargetOnly
-from pipeline_steps.methods.zero_shot import SupervisedTagging, ZeroShot
+from pipeline_steps.methods.zero_shot import ZeroShot
 from pipeline_steps.models.token_classification import Encoded, encode
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
-"""MTL-WS, Multilingual Warm-Start adaptation (paper 001 Sec. 5): warm up on the projected data of every
-target language, then ZERO-SHOT fine-tuning from the warmed parameters.
+"""MTL-WS, Multilingual Warm-Start adaptation (paper 001 Sec. 5, Eq. 7-9): warm up on the projected data
+of every target language, then ZERO-SHOT fine-tuning from the warmed parameters.
 
 Warm-up (Sec. 5.1), Z epochs over all parameters (encoder and task layer). In epoch z, for each
 target language l, a copy of theta_{z-1} takes K plain SGD steps of size beta on mini-batches of D_l
@@ -21,8 +21,13 @@ phase (resumable at every warm-up epoch, per ``checkpoint_steps``).
 Adaptation (Sec. 5.2, Eq. 9): ZERO-SHOT (Eq. 3) on D_src from theta_Z with the shared fine-tuning
 settings and source-dev model selection.
 
-Defaults: paper 001 Table 6 (App. A.1), row mBERT/NER unless ``method_params.backbone`` (mbert | xlmr)
-and ``params.task`` (ner | srl | absa) pick another.
+Defaults: paper 001 Table 6 (App. A.1), the warm-up columns Z, K, gamma, beta of row mBERT/NER unless
+``method_params.backbone`` (mbert | xlmr) and ``params.task`` (ner | srl | absa) pick another; the inner
+mini-batch size defaults to the fine-tuning batch size. Table 6's fine-tuning learning rate and batch
+size (mBERT 5e-5 / 8, XLM-R 1e-5 / 4) apply to every method of a backbone, so they are set in the
+config's ``finetune:`` section (``lr``, ``batch_size``), not here.
+
+The inner loss of Eq. 8 and the adaptation loss of Eq. 9 are both Eq. 3 (``methods.supervised``).
 
 Scale: read literally, Eq. 7 with Table 6's gamma = 5e-5 moves theta by 5e-5 times the mean inner
 displacement per epoch, so the whole warm-up changes the model far less than one fine-tuning step. The
@@ -44,9 +49,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from pipeline_steps.errors import ConfigError
+from pipeline_steps.methods.supervised import SupervisedTagging, tagging_loss
 from pipeline_steps.methods.translate_train import all_target_langs, projected_by_lang, require_langs
-from pipeline_steps.methods.zero_shot import SupervisedTagging
-from pipeline_steps.models.token_classification import Encoded, collate, sentence_ce
+from pipeline_steps.models.token_classification import Encoded, collate
 from pipeline_steps.train import Trainer, TrainResult, epoch_generator
 
 if TYPE_CHECKING:
@@ -57,17 +62,17 @@ log = logging.getLogger(__name__)
 WARMUP_PHASE = "warmup"
 MAIN_PHASE = "main"
 
-# Paper 001 Table 6: warm-up epochs Z, inner steps K, warm-up step size gamma, inner step size beta, and
-# the fine-tuning learning rate and batch size (shared by every method of a backbone).
-_MBERT = {"gamma": 5e-5, "beta": 1e-3, "lr": 5e-5, "batch_size": 8}
-_XLMR = {"gamma": 5e-5, "beta": 1e-3, "lr": 1e-5, "batch_size": 4}
+# Paper 001 Table 6 (App. A.1), the warm-up settings per (backbone, task): warm-up epochs Z, inner steps
+# K, warm-up step size gamma, inner step size beta. (Its fine-tuning learning rate and batch size are
+# set in the config's ``finetune:`` section.)
+_STEP_SIZES = {"gamma": 5e-5, "beta": 1e-3}
 TABLE6: dict[tuple[str, str], dict[str, float]] = {
-    ("mbert", "ner"): {"Z": 100, "K": 5, **_MBERT},
-    ("mbert", "srl"): {"Z": 50, "K": 30, **_MBERT},
-    ("mbert", "absa"): {"Z": 100, "K": 20, **_MBERT},
-    ("xlmr", "ner"): {"Z": 50, "K": 20, **_XLMR},
-    ("xlmr", "srl"): {"Z": 100, "K": 30, **_XLMR},
-    ("xlmr", "absa"): {"Z": 100, "K": 20, **_XLMR},
+    ("mbert", "ner"): {"Z": 100, "K": 5, **_STEP_SIZES},
+    ("mbert", "srl"): {"Z": 50, "K": 30, **_STEP_SIZES},
+    ("mbert", "absa"): {"Z": 100, "K": 20, **_STEP_SIZES},
+    ("xlmr", "ner"): {"Z": 50, "K": 20, **_STEP_SIZES},
+    ("xlmr", "srl"): {"Z": 100, "K": 30, **_STEP_SIZES},
+    ("xlmr", "absa"): {"Z": 100, "K": 20, **_STEP_SIZES},
 }
 DEFAULT_ROW = ("mbert", "ner")
 SETTING_KEYS = frozenset({"Z", "K", "gamma", "beta", "batch_size", "backbone", "outer"})
@@ -101,20 +106,20 @@ def warmup_settings(method_params: Mapping[str, Any], task: str | None, batch_si
         row = (row[0], "ner")
     table = TABLE6[row]
 
-    def get(key: str, cast, default: Any = None):
+    def get(key: str, cast, default: Any):
         value = method_params.get(key)
         if value is None:
-            value = table[key] if default is None else default
+            value = default
         try:
             return cast(value)
         except (TypeError, ValueError):
             raise ConfigError(f"mtl_ws: method_params.{key} must be a number (got {value!r})") from None
 
     s = WarmupSettings(
-        Z=get("Z", int),
-        K=get("K", int),
-        gamma=get("gamma", float),
-        beta=get("beta", float),
+        Z=get("Z", int, table["Z"]),
+        K=get("K", int, table["K"]),
+        gamma=get("gamma", float, table["gamma"]),
+        beta=get("beta", float, table["beta"]),
         batch_size=get("batch_size", int, batch_size),
         outer=str(method_params.get("outer") or "sgd"),
     )
@@ -186,14 +191,9 @@ class LanguageStream:
         return [collate(self.enc, idx, self.pad_id) for idx in self.indices(epoch, k)]
 
 
-def tagging_loss(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """Paper 001 Eq. 3 on one batch (the per-language loss of Eq. 8 on pseudo-labels)."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    return sentence_ce(logits, batch["labels"])
-
-
 class WarmupRecipe:
-    """Recipe of the warm-up phase: one loop step = one warm-up epoch z over all target languages."""
+    """Recipe of the warm-up phase (paper 001 Sec. 5.1, Eq. 7-8): one loop step = one warm-up epoch z
+    over all target languages."""
 
     def __init__(
         self,
@@ -275,7 +275,8 @@ class WarmupRecipe:
 
 
 class MultilingualWarmStart:
-    """MTL-WS (paper 001 Sec. 5): warm-up phase (Eq. 7-8) on every target language, then ZERO-SHOT (Eq. 9)."""
+    """MTL-WS (paper 001 Sec. 5): warm-up phase (Eq. 7-8) on every target language, then ZERO-SHOT
+    (Eq. 9, i.e. Eq. 3 on D_src from theta_Z)."""
 
     name = "mtl_ws"
 

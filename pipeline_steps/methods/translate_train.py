@@ -2,8 +2,9 @@
 
 D_src is the source-language gold training set; D_l its machine translation into target language l
 with labels projected by span-to-span mapping (Sec. 2.2; the ``project`` step, schemas.PROJECTED).
-Every method minimises the per-sentence cross-entropy of Eq. 3 averaged uniformly over the union of
-the sets it names -- sentences of different languages are "not differentiated but treated equally":
+Every method minimises the per-sentence cross-entropy of Eq. 3 (``methods.supervised``) averaged
+uniformly over the union of the sets it names -- sentences of different languages are "not
+differentiated but treated equally":
 
 - TO (Eq. 4):        J(theta) = 1/|D_l| sum_{D_l} L(x, y^)                     one model per target l
 - BILINGUAL (Eq. 5): J(theta) = 1/|D_src u D_l| sum_{D_src u D_l} L(x, y-)      one model per target l
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.methods.zero_shot import SupervisedTagging
+from pipeline_steps.methods.supervised import SupervisedTagging
 from pipeline_steps.train import Trainer, TrainResult
 
 if TYPE_CHECKING:
@@ -115,7 +116,8 @@ class TranslateTrain:
 
 
 class TargetOnly(TranslateTrain):
-    """TO (paper 001 Eq. 4): D_l of one target language only; evaluated on that language's test set."""
+    """TO (paper 001 Sec. 4, Eq. 4): D_l of one target language only; evaluated on that language's
+    test set."""
 
     name = "to"
 
@@ -125,7 +127,7 @@ class TargetOnly(TranslateTrain):
 
 
 class Bilingual(TranslateTrain):
-    """BILINGUAL (paper 001 Eq. 5): D_src u D_l for one target language l."""
+    """BILINGUAL (paper 001 Sec. 4, Eq. 5): D_src u D_l for one target language l."""
 
     name = "bilingual"
 
@@ -138,7 +140,8 @@ class Bilingual(TranslateTrain):
 
 
 class Multilingual(TranslateTrain):
-    """MTL (paper 001 Eq. 6): D_src u D_l for every target language l -- one model for all targets."""
+    """MTL (paper 001 Sec. 4, Eq. 6): D_src u D_l for every target language l -- one model for all
+    targets."""
 
     name = "mtl"
 

@@ -18,8 +18,6 @@ import json
 import logging
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ from pathlib import Path
 import torch
 
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.io import read_artifact
+from pipeline_steps.io import atomic_dir, read_artifact
 from pipeline_steps.schemas import SENTENCES
 from pipeline_steps.train import TrainConfig, cpu_threads, epoch_generator, train
 
@@ -197,6 +195,11 @@ def build_tiny_model(texts: Sequence[str], out_dir: str | os.PathLike, settings:
                 max_steps=settings.mlm_steps,
                 warmup_ratio=0.1,
                 weight_decay=0.01,
+                max_grad_norm=1.0,
+                eval_steps=0,
+                eval_after=0,
+                checkpoint_steps=0,
+                keep_last_checkpoints=1,
                 device="cpu",
                 desc="tiny-mlm",
             ),
@@ -211,9 +214,7 @@ def build_tiny_model(texts: Sequence[str], out_dir: str | os.PathLike, settings:
             )
     model.to("cpu").eval()
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         meta = {
@@ -225,11 +226,6 @@ def build_tiny_model(texts: Sequence[str], out_dir: str | os.PathLike, settings:
         (tmp / "xlt_tiny.json").write_text(
             json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info(
         "tiny model: %d parameters, vocabulary %d, saved to %s", model.num_parameters(), len(tokenizer), out
     )

@@ -163,24 +163,6 @@ def collate(enc: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, torch.Te
     return batch
 
 
-def sentence_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Paper 001 Eq. 3: L(x, y) = -(1/T) sum_t y_t . log p(y_t | x_t), averaged over the sentences.
-
-    T counts the labelled words of a sentence (first sub-words); sentences without any labelled word
-    are left out. Returns 0 (with a graph) when no sentence of the batch is labelled.
-    """
-    mask = labels != IGNORE
-    nll = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.size(-1)), labels.clamp(min=0).reshape(-1), reduction="none"
-    ).view(labels.shape)
-    per_token = nll * mask
-    counts = mask.sum(dim=1)
-    keep = counts > 0
-    if not bool(keep.any()):
-        return logits.sum() * 0.0
-    return (per_token.sum(dim=1)[keep] / counts[keep]).mean()
-
-
 @torch.no_grad()
 def predict_tags(
     model,

@@ -25,6 +25,7 @@ from pipeline_steps.translate.base import (
     TranslationError,
     available_providers,
     make_provider,
+    redact_urls,
     register,
 )
 from pipeline_steps.translate.cache import CacheStats, TranslationCache, text_key, translate_cached
@@ -113,7 +114,7 @@ def main(ctx) -> None:
         row = int(wrong[0])
         raise ArtifactError(path, row, "lang", f"{sentences['lang'].iloc[row]!r} is not src_lang {src!r}")
     provider = make_provider(name, params.get("options") or {}, threads=ctx.threads)
-    key = provider.identity(src, tgt)
+    key = redact_urls(provider.identity(src, tgt))  # logged and stored: no URL credentials
     texts = detokenize(list(sentences["tokens"]), src)
     translations, stats = translate_cached(
         provider, texts, src, tgt, params.get("cache_dir"), chunk_size=int(params.get("chunk_size") or 1000)

@@ -8,8 +8,10 @@ before any sentence is translated.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
 
 from pipeline_steps.errors import ConfigError, XltError
 
@@ -79,3 +81,21 @@ def check_output(provider: str, texts: list[str], out: list[Any]) -> list[str]:
         if not isinstance(t, str):
             raise TranslationError(f"{provider}: translation {i} is {type(t).__name__}, not a string")
     return list(out)
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info, query string and fragment: what may be logged or stored."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it replaced by its ``public_url``."""
+    return _URL.sub(lambda m: public_url(m.group(0)), text)

@@ -1,11 +1,12 @@
 """A Parquet translation cache shared by runs: ``{cache_dir}/part-*.parquet``.
 
-Rows follow ``schemas.TRANSLATION_CACHE`` and are keyed by (sha256 of the source text, src_lang,
-tgt_lang, provider identity). A run never rewrites a file: it adds new part files holding only the
-rows it translated (one per chunk of ``chunk_size`` new sentences, so an interrupted run keeps what
-it finished), each written atomically (temporary file + rename). Reading takes the union of all
-parts, so concurrent runs cannot corrupt the cache; at worst two of them translate the same text at
-the same time and the duplicate row is ignored on read.
+Rows follow ``schemas.TRANSLATION_CACHE`` and are keyed by (sha256 of the NFC source text, src_lang,
+tgt_lang, provider identity with URL credentials removed: ``base.redact_urls``). A run never
+rewrites a file: it adds new part files holding only the rows it translated (one per chunk of
+``chunk_size`` new sentences, so an interrupted run keeps what it finished), each written atomically
+(temporary file + rename). Reading takes the union of all parts, so concurrent runs cannot corrupt
+the cache; at worst two of them translate the same text at the same time and the duplicate row is
+ignored on read. A corrupt part is skipped with a warning and its entries are translated again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import pandas as pd
 from pipeline_steps.errors import ArtifactError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.schemas import TRANSLATION_CACHE
-from pipeline_steps.translate.base import Provider, check_output
+from pipeline_steps.text import nfc
+from pipeline_steps.translate.base import Provider, check_output, redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,8 @@ PART_GLOB = "part-*.parquet"
 
 
 def text_key(text: str) -> str:
-    """sha256 (hex) of the UTF-8 source text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 (hex) of the UTF-8 source text in Unicode NFC."""
+    return hashlib.sha256(nfc(text).encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -49,7 +51,7 @@ class TranslationCache:
 
     def __init__(self, cache_dir: str | os.PathLike, src_lang: str, tgt_lang: str, provider: str):
         self.dir = Path(cache_dir)
-        self.src_lang, self.tgt_lang, self.provider = src_lang, tgt_lang, provider
+        self.src_lang, self.tgt_lang, self.provider = src_lang, tgt_lang, redact_urls(provider)
         self._rows: dict[str, str] = {}
         self.reload()
 
@@ -57,15 +59,19 @@ class TranslationCache:
         return sorted(self.dir.glob(PART_GLOB)) if self.dir.is_dir() else []
 
     def reload(self) -> None:
-        """Read the union of all part files (rows of other languages/providers are skipped)."""
+        """Read the union of all part files (rows of other languages/providers are skipped).
+
+        A part that cannot be read (corrupt, not Parquet, wrong schema) is skipped with a warning
+        naming it; its entries count as not cached and are translated (and cached) again.
+        """
         rows: dict[str, str] = {}
         for part in self.parts():
             try:
                 df = read_artifact(part, TRANSLATION_CACHE)
-            except ArtifactError:
-                if not part.exists():  # removed by someone between listing and reading
-                    continue
-                raise
+            except ArtifactError as err:
+                if part.exists():  # else removed by someone between listing and reading
+                    log.warning("translation cache: skipping unreadable part %s (%s)", part, err)
+                continue
             mine = df[
                 (df["src_lang"] == self.src_lang)
                 & (df["tgt_lang"] == self.tgt_lang)
@@ -93,7 +99,7 @@ class TranslationCache:
         for text, tr in zip(texts, translations, strict=True):
             key = text_key(text)
             if tr.strip() and key not in self._rows and key not in new:
-                new[key] = (text, tr)
+                new[key] = (nfc(text), tr)
         if not new:
             return None
         df = pd.DataFrame(
@@ -125,7 +131,9 @@ def translate_cached(
 
     Identical texts are translated once; empty texts map to "" without a provider call. Without a
     ``cache_dir`` (or for a provider that is not cacheable) only the in-run deduplication applies.
+    Texts are NFC-normalised first (what the provider gets and the cache is keyed by).
     """
+    texts = [nfc(t) for t in texts]
     stats = CacheStats(sentences=len(texts))
     unique = list(dict.fromkeys(t for t in texts if t.strip()))
     stats.unique = len(unique)

@@ -4,6 +4,8 @@ Formats: TSV (``source<TAB>translation``, one pair per line, blank lines ignored
 (columns ``source`` and ``translation``), chosen by the file suffix. A source is matched exactly
 against the Moses-detokenized sentence that would go to MT; failing that, a source written as
 space-separated tokens (e.g. copied from CoNLL) matches too, since it is detokenized the same way.
+Both sides are NFC-normalised before matching; a TSV is UTF-8 (a byte-order mark is ignored, an
+invalid byte is an error naming its line).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyarrow.parquet as pq
 from sacremoses import MosesDetokenizer
 
 from pipeline_steps.errors import ArtifactError, ConfigError, InputFormatError
+from pipeline_steps.text import nfc, read_text, split_lines
 from pipeline_steps.translate.base import TranslationError, register, take_options
 
 log = logging.getLogger(__name__)
@@ -35,14 +38,11 @@ def read_translation_file(path: str | Path) -> dict[str, str]:
 def _read_tsv(path: Path) -> dict[str, str]:
     table: dict[str, str] = {}
     first_line: dict[str, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputFormatError(str(path), None, f"not UTF-8 text: {exc}") from exc
+    lines = split_lines(read_text(path, hint="translation files must be UTF-8"))
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        fields = line.split("\t")
+        fields = [nfc(f) for f in line.split("\t")]
         if len(fields) != 2:
             raise InputFormatError(
                 str(path), lineno, f"expected 'source<TAB>translation' (2 fields), got {len(fields)}"
@@ -61,7 +61,7 @@ def _read_tsv(path: Path) -> dict[str, str]:
 
 def _read_parquet(path: Path) -> dict[str, str]:
     try:
-        tab = pq.read_table(path)
+        tab = pq.read_table(path, page_checksum_verification=True)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ArtifactError(str(path), None, None, f"not a readable Parquet file: {exc}") from exc
     for col in ("source", "translation"):
@@ -70,10 +70,11 @@ def _read_parquet(path: Path) -> dict[str, str]:
     sources = tab.column("source").to_pylist()
     targets = tab.column("translation").to_pylist()
     table: dict[str, str] = {}
-    for row, (src, tgt) in enumerate(zip(sources, targets, strict=True)):
-        for field, value in (("source", src), ("translation", tgt)):
+    for row, (raw_src, raw_tgt) in enumerate(zip(sources, targets, strict=True)):
+        for field, value in (("source", raw_src), ("translation", raw_tgt)):
             if not isinstance(value, str):
                 raise ArtifactError(str(path), row, field, f"expected a string, got {value!r}")
+        src, tgt = nfc(raw_src), nfc(raw_tgt)
         if src in table and table[src] != tgt:
             raise ArtifactError(str(path), row, "translation", "source already translated differently")
         table.setdefault(src, tgt)
@@ -107,6 +108,7 @@ class FileProvider:
         return self._by_tokens[src_lang]
 
     def _lookup(self, text: str, src_lang: str) -> str | None:
+        text = nfc(text)
         hit = self.table.get(text)
         return hit if hit is not None else self._tokenized_index(src_lang).get(text)
 

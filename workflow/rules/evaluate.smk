@@ -17,6 +17,8 @@ rule evaluate:
         source_lang=config["source_lang"],
     log:
         f"{LOGS}/evaluate/{{method}}/{{seed}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/{{method}}/{{seed}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

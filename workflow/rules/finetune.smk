@@ -5,7 +5,7 @@ rule finetune:
     input:
         train=f"{R}/ingest/train.parquet",
         dev=f"{R}/ingest/dev.parquet",
-        model=[f"{R}/model/tiny"] if wfc.uses_tiny_model(config) else [],
+        model=wfc.tiny_model_inputs(config),
         extra=lambda wc: wfc.method_inputs(config, wc.method),
     output:
         model=directory(f"{R}/finetune/{{method}}/{{seed}}/model"),
@@ -14,21 +14,15 @@ rule finetune:
         step="finetune:main",
         method=lambda wc: wc.method,
         seed=lambda wc: int(wc.seed),
-        model_name_or_path=config["model"]["name_or_path"],
-        scheme=config["scheme"],
-        labels=config["labels"],
-        task=config["task"],
-        target_langs=wfc.translate_langs(config),
         method_params=lambda wc: wfc.method_params(config, wc.method),
-        checkpoint_dir=lambda wc: (
-            f"{R}/finetune/{wc.method}/{wc.seed}/checkpoints/"
-            + wfc.finetune_fingerprint(config, wc.method, int(wc.seed))
-        ),
-        **config["finetune"],
+        checkpoint_dir=lambda wc: wfc.checkpoint_dir(config, wc.method, int(wc.seed)),
+        **wfc.finetune_params(config),
     resources:
         gpu=1,
     log:
         f"{LOGS}/finetune/{{method}}/{{seed}}.log",
+    benchmark:
+        f"{BENCH}/finetune/{{method}}/{{seed}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:
@@ -45,11 +39,11 @@ rule predict:
         step="predict:main",
         method=lambda wc: wc.method,
         seed=lambda wc: int(wc.seed),
-        batch_size=32,
-        max_length=config["finetune"]["max_length"],
-        scheme=config["scheme"],
+        **wfc.predict_params(config),
     log:
         f"{LOGS}/predict/{{method}}/{{seed}}/{{lang}}.log",
+    benchmark:
+        f"{BENCH}/predict/{{method}}/{{seed}}/{{lang}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

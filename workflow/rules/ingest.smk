@@ -3,23 +3,16 @@
 
 rule ingest:
     input:
-        raw=lambda wc: wfc.dataset(config, wc.name)["path"],
+        raw=lambda wc: wfc.dataset_path(config, wc.name),
     output:
         sentences=f"{R}/ingest/{{name}}.parquet",
     params:
         step="ingest:main",
-        format=lambda wc: wfc.dataset(config, wc.name)["format"],
-        lang=lambda wc: wfc.dataset(config, wc.name)["lang"],
-        split=lambda wc: wfc.dataset(config, wc.name)["split"],
-        scheme=config["scheme"],
-        input_scheme=lambda wc: wfc.dataset(config, wc.name)["input_scheme"],
-        tokenize=lambda wc: wfc.dataset(config, wc.name)["tokenize"],
-        encoding=lambda wc: wfc.dataset(config, wc.name)["encoding"],
-        limit=lambda wc: wfc.dataset(config, wc.name)["limit"],
-        skip=lambda wc: wfc.dataset(config, wc.name)["skip"],
-        sep=lambda wc: wfc.dataset(config, wc.name)["sep"],
+        from_config=lambda wc: wfc.dataset(config, wc.name),
     log:
         f"{LOGS}/ingest/{{name}}.log",
+    benchmark:
+        f"{BENCH}/ingest/{{name}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:
@@ -33,14 +26,11 @@ rule spans:
         spans=f"{R}/spans/{{name}}.parquet",
     params:
         step="spans:main",
-        source="auto",
-        scheme=config["scheme"],
-        spacy_model=config["spans"]["spacy_model"],
-        max_words=config["spans"]["max_words"],
-        batch_size=256,
-        label_map=config["spans"].get("label_map"),
+        from_config=lambda wc: wfc.spans_params(config, wc.name),
     log:
         f"{LOGS}/spans/{{name}}.log",
+    benchmark:
+        f"{BENCH}/spans/{{name}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:
@@ -62,6 +52,8 @@ rule pair_parallel:
         tgt_lang=lambda wc: wc.lang,
     log:
         f"{LOGS}/pairs/{{corpus}}.{{lang}}.log",
+    benchmark:
+        f"{BENCH}/pairs/{{corpus}}.{{lang}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

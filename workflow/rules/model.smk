@@ -8,10 +8,11 @@ rule tiny_model:
         model=directory(f"{R}/model/tiny"),
     params:
         step="models.tiny:main",
-        seed=config["seeds"][0],
-        **config["model"].get("tiny", {}),
+        **wfc.tiny_model_params(config),
     log:
         f"{LOGS}/model/tiny.log",
+    benchmark:
+        f"{BENCH}/model/tiny.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

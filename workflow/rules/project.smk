@@ -1,7 +1,5 @@
 # Label projection (span-to-span or word-to-word) and its evaluation against gold target labels.
 
-GOLD_LANGS = list(config["data"]["gold_parallel"])
-
 
 rule project:
     input:
@@ -17,6 +15,8 @@ rule project:
         lang=lambda wc: wc.lang,
     log:
         f"{LOGS}/project/{{corpus}}.{{lang}}.{{mapping}}.log",
+    benchmark:
+        f"{BENCH}/project/{{corpus}}.{{lang}}.{{mapping}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:
@@ -25,19 +25,17 @@ rule project:
 
 rule projection_eval:
     input:
-        projected=[wfc.projected_path(config, "gold", lang) for lang in GOLD_LANGS],
-        gold=expand(f"{R}/ingest/gold.{{lang}}.tgt.parquet", lang=GOLD_LANGS),
+        **wfc.projection_eval_inputs(config),
     output:
         scores=f"{R}/projection/scores.parquet",
         summary=f"{R}/projection/summary.json",
     params:
         step="projection_eval:main",
-        langs=GOLD_LANGS,
-        backend=config["align"]["backend"],
-        mapping=wfc.default_mapping(config),
-        scheme=config["scheme"],
+        **wfc.projection_eval_params(config),
     log:
         f"{LOGS}/projection_eval.log",
+    benchmark:
+        f"{BENCH}/projection_eval.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

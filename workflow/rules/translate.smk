@@ -4,22 +4,16 @@
 rule translate:
     input:
         sentences=f"{R}/ingest/train.parquet",
-        file=lambda wc: (
-            [wfc.translate_options(config, wc.lang)["path"]]
-            if config["translate"]["provider"] == "file"
-            else []
-        ),
+        file=lambda wc: wfc.translate_inputs(config, wc.lang),
     output:
         pairs=f"{R}/pairs/translated.{{lang}}.parquet",
     params:
         step="translate:main",
-        provider=config["translate"]["provider"],
-        src_lang=config["source_lang"],
-        tgt_lang=lambda wc: wc.lang,
-        cache_dir=config["translate"]["cache_dir"],
-        options=lambda wc: wfc.translate_options(config, wc.lang),
+        from_config=lambda wc: wfc.translate_params(config, wc.lang),
     log:
         f"{LOGS}/translate/{{lang}}.log",
+    benchmark:
+        f"{BENCH}/translate/{{lang}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

@@ -1,0 +1,81 @@
+"""The settings of one training run (one phase) and the optimiser and schedule they build.
+
+``TrainConfig`` has no defaults for the settings that are ``finetune:`` config keys: those defaults
+live in config/schema.yaml only, and the finetune step passes every key (``finetune.train_config``).
+The optimiser is AdamW (weight decay on matrices only, not on biases and LayerNorm weights) or plain
+SGD (MTL-WS's Eq. 7 step); the schedule is a linear warm-up over ``warmup_ratio`` of the steps, then a
+linear decay to 0 (``linear``) or a flat learning rate (``constant``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from pipeline_steps.errors import ConfigError
+
+# fields that do not change what is trained: left out of the fingerprint a resumed run must match
+NOT_IN_FINGERPRINT = frozenset({"checkpoint_steps", "keep_last_checkpoints", "device", "desc"})
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """Optimisation settings of one training run (one phase).
+
+    The first twelve fields are the ``finetune:`` config keys of the same name (plus the run's seed)."""
+
+    seed: int
+    lr: float
+    epochs: int
+    warmup_ratio: float
+    weight_decay: float
+    max_grad_norm: float | None  # None: no gradient clipping
+    max_steps: int | None  # None: all batches of all epochs
+    eval_steps: int  # 0: evaluate only at the end
+    eval_after: int  # evaluate at multiples of eval_steps from this step on (paper 001 App. A.2)
+    checkpoint_steps: int  # 0: checkpoint only at the end
+    keep_last_checkpoints: int  # newest checkpoints kept during training (>= 1)
+    device: str  # "auto": CUDA when visible, else the CPU
+    optimizer: str = "adamw"  # adamw | sgd
+    schedule: str = "linear"  # linear (warm-up then linear decay to 0) | constant (warm-up then flat)
+    desc: str = "train"  # progress-bar label
+
+    def __post_init__(self) -> None:
+        if self.keep_last_checkpoints < 1:
+            raise ConfigError(f"keep_last_checkpoints must be at least 1 (got {self.keep_last_checkpoints})")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the interrupted one (not where or how often it
+        checkpoints, nor the device)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_IN_FINGERPRINT}
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW (no weight decay on biases and LayerNorm weights) or SGD over the trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adamw":
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]  # biases and LayerNorm weights
+        groups = [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        return torch.optim.AdamW(groups, lr=config.lr)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    raise ConfigError(f"unknown optimizer {config.optimizer!r} (expected adamw or sgd)")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, total: int):
+    """Linear warm-up over ``warmup_ratio`` of the steps, then linear decay to 0 (or constant)."""
+    from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
+
+    warmup = int(round(config.warmup_ratio * total))
+    if config.schedule == "linear":
+        return get_linear_schedule_with_warmup(optimizer, warmup, total)
+    if config.schedule == "constant":
+        return get_constant_schedule_with_warmup(optimizer, warmup)
+    raise ConfigError(f"unknown schedule {config.schedule!r} (expected linear or constant)")
