@@ -43,6 +43,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from pipeline_steps import config_schema
 from pipeline_steps.align.eflomal import SCRATCH_OPTION
 from pipeline_steps.align.symmetrize import Link
 from pipeline_steps.errors import ConfigError
@@ -55,26 +56,27 @@ LOWERCASE = False
 TRAINS_ON_CORPUS = False
 
 METHODS = ("argmax", "itermax", "directional")
+_DEFAULTS = config_schema.defaults("align.embedding")  # config/schema.yaml: the one place of the defaults
 GRANULARITIES = ("bpe", "word")
 
 
 @dataclass(frozen=True)
 class EmbeddingSettings:
-    """Options of the embedding backend (config ``align.embedding``). Defaults are SimAlign's, except
-    ``method``: with multilingual-e5-small (layer 8), ``directional`` + grow-diag-final-and projects
-    best (span-to-span F1 on Europarl en->es: 94.0, vs 93.0 argmax, 90.9 itermax; AER on de-en
-    21.7 vs 22.6 and 23.7; benchmarks/projection.md)."""
+    """Options of the embedding backend (config ``align.embedding``; defaults from config/schema.yaml).
+    They are SimAlign's, except ``method``: with multilingual-e5-small (layer 8), ``directional`` +
+    grow-diag-final-and projects best (span-to-span F1 on Europarl en->es: 94.0, vs 93.0 argmax,
+    90.9 itermax; AER on de-en 21.7 vs 22.6 and 23.7; benchmarks/projection.md)."""
 
     name_or_path: str
-    layer: int = 8
-    method: str = "directional"
-    granularity: str = "bpe"
-    distortion: float = 0.0
-    max_iterations: int = 2
-    alpha: float = 0.9
-    batch_size: int = 32
-    max_length: int | None = None
-    device: str | None = None
+    layer: int = _DEFAULTS["layer"]
+    method: str = _DEFAULTS["method"]
+    granularity: str = _DEFAULTS["granularity"]
+    distortion: float = _DEFAULTS["distortion"]
+    max_iterations: int = _DEFAULTS["max_iterations"]
+    alpha: float = _DEFAULTS["alpha"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    max_length: int | None = _DEFAULTS["max_length"]
+    device: str | None = _DEFAULTS["device"]
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> EmbeddingSettings:

@@ -36,11 +36,7 @@ def read_conll2003(
     encoding: str | None = None,
 ) -> pd.DataFrame:
     """CoNLL-2003: ``token POS chunk NER`` separated by spaces, IOB1 tags (converted via IOB2)."""
-    check_scheme(scheme)
-    lines = split_lines(read_text(path, encoding))
-    sents = parse_columns(path, lines, split_spaces, 4, 3, "CoNLL-2003: token POS chunk NER")
-    check_tags(path, sents, input_scheme, scheme)
-    return to_frame(path, sents, lang, split)
+    return _read_columns(path, lang, split, scheme, input_scheme, encoding, "CoNLL-2003: token POS chunk NER")
 
 
 def read_conll2002(
@@ -57,10 +53,17 @@ def read_conll2002(
     The original release is ISO-8859-1; the copies in shared/data are UTF-8 (the default). Pass
     ``encoding="latin-1"`` for the original files; bytes invalid in the encoding name their line.
     """
-    check_scheme(scheme)
+    return _read_columns(path, lang, split, scheme, input_scheme, encoding, "CoNLL-2002: token POS NER")
+
+
+def _read_columns(
+    path: str, lang: str, split: str, scheme: str, input_scheme: str, encoding: str | None, layout: str
+) -> pd.DataFrame:
+    """A space-separated CoNLL file whose last column is the tag (``layout`` names the columns)."""
     lines = split_lines(read_text(path, encoding))
-    sents = parse_columns(path, lines, split_spaces, 3, 2, "CoNLL-2002: token POS NER")
-    check_tags(path, sents, input_scheme, scheme)
+    n = len(layout.partition(": ")[2].split())
+    sents = parse_columns(path, lines, split_spaces, n, n - 1, layout)
+    check_tags(path, sents, input_scheme, scheme)  # checks both schemes too
     return to_frame(path, sents, lang, split)
 
 
@@ -83,7 +86,6 @@ def read_tsv(
     columns instead. The first token line fixes the column count (1, 2, or 3 = ``token tag extra``,
     the third column ignored, as in the SemEval-2016 ABSA gold projections) for the whole file.
     """
-    check_scheme(scheme)
     if sep not in _SEPARATORS:
         raise ConfigError(f"unknown tsv separator {sep!r}; expected one of {', '.join(_SEPARATORS)}")
     lines = split_lines(read_text(path, encoding))

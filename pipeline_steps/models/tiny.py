@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from pipeline_steps import config_schema
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.io import atomic_dir, read_artifact
 from pipeline_steps.schemas import SENTENCES
@@ -34,21 +35,24 @@ log = logging.getLogger(__name__)
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 
 
+_DEFAULTS = config_schema.defaults("model.tiny")  # config/schema.yaml: the one place of the defaults
+
+
 @dataclass(frozen=True)
 class TinySettings:
     """Size and training of the tiny encoder (``model.tiny`` in the config)."""
 
-    vocab_size: int = 4000
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 2
-    intermediate_size: int = 128
-    max_length: int = 128
-    mlm_steps: int = 300
-    seed: int = 0
-    batch_size: int = 32
-    lr: float = 5e-4
-    mask_prob: float = 0.15
+    vocab_size: int = _DEFAULTS["vocab_size"]
+    hidden_size: int = _DEFAULTS["hidden_size"]
+    num_layers: int = _DEFAULTS["num_layers"]
+    num_heads: int = _DEFAULTS["num_heads"]
+    intermediate_size: int = _DEFAULTS["intermediate_size"]
+    max_length: int = _DEFAULTS["max_length"]
+    mlm_steps: int = _DEFAULTS["mlm_steps"]
+    seed: int = 0  # the rule passes the experiment's first seed
+    batch_size: int = _DEFAULTS["batch_size"]
+    lr: float = _DEFAULTS["lr"]
+    mask_prob: float = 0.15  # BERT's masking rate (not a config key)
 
     def check(self) -> None:
         if self.hidden_size % self.num_heads:

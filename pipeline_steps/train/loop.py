@@ -46,8 +46,8 @@ class Recipe(Protocol):
     - optionally ``backward(model, batch) -> float``: fill the parameters' ``.grad`` itself and return
       the loss to log. The default is ``loss(...).backward()``; MTL-WS (paper 001 Eq. 7-8) uses it to
       set ``grad = theta_{z-1} - mean_l theta^l_z`` after K inner SGD steps per language, so an ``sgd``
-      optimiser with lr gamma performs exactly Eq. 7; xTune puts its two forward passes and R1/R2 in
-      ``loss``.
+      optimiser with lr gamma performs exactly Eq. 7. An objective with several forward passes (e.g. a
+      consistency regulariser) is still one ``loss``.
     """
 
     def num_batches(self, epoch: int) -> int: ...

@@ -1,6 +1,6 @@
 """Multi-phase training: ``Trainer.run(phase, ...)`` once per phase of a method.
 
-Multi-phase methods (MTL-WS warm-up then adaptation, co-training rounds) share one ``TrainConfig``, one
+Multi-phase methods (today MTL-WS: warm-up, then adaptation) share one ``TrainConfig``, one
 checkpoint root and one dev evaluation across their phases. Each phase checkpoints in its own
 sub-folder (``<checkpoint_dir>/<phase>``), a finished phase is restored instantly on restart (its final
 checkpoint), and the log of all phases is concatenated with a running step number and the phase name

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from typing import Any
 
+from pipeline_steps import config_schema
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.translate.base import TranslationError, register, take_options
 
@@ -58,7 +59,7 @@ class ApertiumProvider:
     cacheable = True
 
     def __init__(self, options: dict[str, Any], *, threads: int = 1):
-        opts = take_options("apertium", options, {"mode": None, "binary": "apertium"})
+        opts = take_options("apertium", options, config_schema.defaults("translate.apertium"))
         self.mode: str | None = opts["mode"]
         self.binary = str(opts["binary"])
         self._checked: set[str] = set()

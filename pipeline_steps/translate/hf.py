@@ -15,19 +15,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from pipeline_steps import config_schema
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.translate.base import register, take_options
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "batch_size": 16,
-    "num_beams": 4,
-    "max_length": 256,
-    "tgt_lang_code": None,
-    "src_lang_code": None,
-    "device": None,
-}
+DEFAULTS: dict[str, Any] = config_schema.defaults("translate.hf")
 
 
 @register("hf")

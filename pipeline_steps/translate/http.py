@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import requests
 from tqdm import tqdm
 
+from pipeline_steps import config_schema
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.translate.base import (
     TranslationError,
@@ -33,13 +34,7 @@ from pipeline_steps.translate.base import (
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "api_key_env": None,
-    "timeout": 60.0,
-    "batch_size": 16,
-    "retries": 4,
-    "backoff": 1.0,
-}
+DEFAULTS: dict[str, Any] = config_schema.defaults("translate.http")
 
 
 @register("http")
