@@ -97,7 +97,7 @@ def scratch_dir(next_to: str | os.PathLike | None, tool: str) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix=f"xlt-{tool}.") as tmp:
             yield Path(tmp)
         return
-    out = Path(next_to)
+    out = Path(next_to).absolute()  # tools may run with the scratch folder as their working directory
     out.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".xlt-{tool}.{out.name}."
     for stale in out.parent.glob(glob.escape(prefix) + "*"):

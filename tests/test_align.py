@@ -611,3 +611,14 @@ def test_fast_align_scratch_is_next_to_the_output_and_stale_scratch_is_removed(t
     )
     assert list(system_tmp.iterdir()) == [] and not stale.exists()
     assert sorted(p.name for p in out.parent.iterdir()) == [other.name]
+
+
+def test_scratch_next_to_a_relative_output_path(tmp_path, monkeypatch):
+    # rules give relative paths (results/...); eflomal runs with the scratch folder as working directory
+    monkeypatch.chdir(tmp_path)
+    backend = align.get_backend("eflomal")
+    src, tgt, _ = synthetic_corpus(30)
+    out = Path("results/demo/align/gold.de.parquet")
+    fwd, rev = backend.directional(src, tgt, seed=1, options={backend.SCRATCH_OPTION: str(out)})
+    assert len(fwd) == len(rev) == 30
+    assert list(out.parent.iterdir()) == []  # the scratch folder is gone

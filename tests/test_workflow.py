@@ -138,7 +138,24 @@ def test_end_to_end_results(finished):
     assert es_row in table5
     for png in ("f1.png", "convergence.png"):
         assert (r / "report" / png).read_bytes()[:4] == b"\x89PNG"
-    assert (ROOT / "logs").exists() or (finished.parents[1] / "logs/demo/finetune/zero_shot/13.log").exists()
+    logs = finished.parents[1] / "logs/demo"
+    assert "step finetune:main done" in (logs / "finetune/zero_shot/13.log").read_text(encoding="utf-8")
+
+
+def test_every_job_has_a_benchmark_and_stage_times_reads_them(finished):
+    bench = finished.parents[1] / "logs/demo/benchmarks"
+    for stage in ("ingest", "spans", "translate", "align", "project", "model", "finetune", "predict"):
+        files = list((bench / stage).rglob("*.tsv"))
+        assert files, f"no benchmark file for {stage}"
+    assert (bench / "report.tsv").is_file() and (bench / "projection_eval.tsv").is_file()
+    assert len(list(bench.rglob("*.tsv"))) == 72 - 1  # every job but `all`
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/stage_times.py"), str(finished.parents[1] / "logs/demo")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "| finetune | 8 |" in proc.stdout and "| predict | 19 |" in proc.stdout
 
 
 def test_rerun_after_finetune_change_touches_only_downstream(finished, workdir):
@@ -157,8 +174,8 @@ def test_bad_config_is_reported_readably(workdir):
     proc = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "'giza' is not one of ['eflomal', 'fast_align', 'embedding']" in out
-    assert "instance['align']['backend']" in out
+    assert "align.backend: 'giza' is not one of ['auto', 'eflomal', 'fast_align', 'embedding']" in out
+    assert "jobid:" not in out  # stopped before planning any job
 
 
 def test_snakemake_report_bundles_table_and_plot(finished, workdir):
