@@ -144,7 +144,7 @@ def main(ctx) -> None:
     """Rule ``evaluate``. input: predictions (list of prediction artifacts, one per language);
     output: metrics; params: method, seed, scheme, source_lang."""
     p = ctx.params
-    method, seed, scheme = p["method"], int(p["seed"]), p.get("scheme", "bio")
+    method, seed, scheme = p["method"], int(p["seed"]), p["scheme"]
     check_scheme(scheme)
     paths = ctx.input["predictions"]
     paths = [paths] if isinstance(paths, str) else list(paths)
@@ -162,7 +162,7 @@ def main(ctx) -> None:
         raise ArtifactError(
             str(paths[-1]), None, "sentence_id", f"sentence {first!r} appears in two prediction files"
         )
-    metrics = metrics_frame(predictions, method, seed, scheme, p.get("source_lang"))
+    metrics = metrics_frame(predictions, method, seed, scheme, p["source_lang"])
     write_artifact(metrics, ctx.output["metrics"], METRICS)
     f1_rows = metrics[metrics["metric"] == "f1"]
     log.info("F1: %s", ", ".join(f"{r.lang} {r.value:.4f}" for r in f1_rows.itertuples()))

@@ -53,12 +53,12 @@ def predict_sentences(
 
 def main(ctx) -> None:
     """Rule ``predict``. input: model (fine-tuned folder), sentences (labelled test set);
-    output: predictions; params: method, seed, batch_size, max_length, scheme (device optional)."""
+    output: predictions; params: method, seed, batch_size, max_length, scheme, device."""
     from transformers import AutoModelForTokenClassification
 
     p = ctx.params
-    scheme = p.get("scheme", "bio")
-    max_length, batch_size = int(p.get("max_length", 128)), int(p.get("batch_size", 32))
+    scheme = p["scheme"]
+    max_length, batch_size = int(p["max_length"]), int(p["batch_size"])
     path = str(ctx.input["sentences"])
     df = read_artifact(path, SENTENCES)
     missing = df["tags"].isna()
@@ -71,7 +71,7 @@ def main(ctx) -> None:
     model = AutoModelForTokenClassification.from_pretrained(model_dir)
     torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
     check_model_scheme(model_labels(model), scheme, model_dir)
-    model.to(resolve_device(p.get("device", "auto")))
+    model.to(resolve_device(p["device"]))
     tokens = [list(t) for t in df["tokens"]]
     pred, n_cut, n_empty = predict_sentences(model, tokenizer, tokens, max_length, batch_size)
     if n_cut:

@@ -198,9 +198,9 @@ def main(ctx) -> None:
         pairs,
         alignments,
         spans,
-        mapping=ctx.params.get("mapping", "span2span"),
-        scheme=ctx.params.get("scheme", "bio"),
-        lang=ctx.params.get("lang"),
+        mapping=ctx.params["mapping"],
+        scheme=ctx.params["scheme"],
+        lang=ctx.params["lang"],
         paths=paths,
     )
     log.info(

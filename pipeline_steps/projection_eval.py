@@ -144,8 +144,8 @@ def main(ctx) -> None:
         raise ConfigError(
             f"{len(langs)} languages, {len(projected_paths)} projected and {len(gold_paths)} gold files"
         )
-    scheme = ctx.params.get("scheme", "bio")
-    backend, mapping = str(ctx.params.get("backend", "")), str(ctx.params.get("mapping", ""))
+    scheme = ctx.params["scheme"]
+    backend, mapping = str(ctx.params["backend"]), str(ctx.params["mapping"])
     counts_by_lang = {}
     for lang, p_path, g_path in zip(langs, projected_paths, gold_paths, strict=True):
         projected = read_artifact(p_path, PROJECTED)

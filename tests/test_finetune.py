@@ -197,6 +197,7 @@ def test_finetune_predict_evaluate_end_to_end(data, tmp_path):
                     "batch_size": 4,
                     "max_length": 64,
                     "scheme": "bio",
+                    "device": "cpu",
                 },
             )
         )
@@ -366,7 +367,14 @@ def test_predict_needs_gold_tags_and_a_matching_scheme(data, tmp_path):
     df = toy_sentences("de", 3, split="test")
     df.at[1, "tags"] = None
     unlabelled = write_sentences(df, tmp_path / "test.de.parquet")
-    params = {"method": "zero_shot", "seed": 13, "batch_size": 4, "max_length": 64, "scheme": "bio"}
+    params = {
+        "method": "zero_shot",
+        "seed": 13,
+        "batch_size": 4,
+        "max_length": 64,
+        "scheme": "bio",
+        "device": "cpu",
+    }
     out = tmp_path / "pred.parquet"
     with pytest.raises(ArtifactError) as err:
         predict.main(

@@ -51,7 +51,13 @@ def test_main_writes_table_csv_and_png(tmp_path):
     out = {
         k: str(tmp_path / "report" / n) for k, n in (("table", "t.md"), ("csv", "t.csv"), ("plot", "f1.png"))
     }
-    params = {"experiment": "x", "source_lang": "en", "target_langs": ["de", "es"], "methods": ["zero_shot"]}
+    params = {
+        "experiment": "x",
+        "source_lang": "en",
+        "target_langs": ["de", "es"],
+        "methods": ["zero_shot"],
+        "mapping": "span2span",
+    }
     report.main(
         StepContext(input={"metrics": [str(m)], "projection": [str(proj)]}, output=out, params=params)
     )
@@ -147,6 +153,7 @@ def test_main_draws_the_convergence_plot_from_train_logs_only(tmp_path, monkeypa
         "source_lang": "en",
         "target_langs": ["de", "es"],
         "methods": ["zero_shot"],
+        "mapping": "span2span",
         "curve_methods": list(logs),
     }
     report.main(StepContext(input={"metrics": [str(m)], "train_logs": paths}, output=out, params=params))

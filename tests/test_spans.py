@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline_steps import ingest, spans
+from pipeline_steps import config_schema, ingest, spans
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.runner import StepContext
@@ -226,13 +226,7 @@ def test_main_gold_from_ingested_file(tmp_path):
         )
     )
     out = tmp_path / "spans" / "gold.de.src.parquet"
-    params = {
-        "source": "auto",
-        "scheme": "bio",
-        "spacy_model": "no_such_model",
-        "max_words": 10,
-        "batch_size": 8,
-    }
+    params = step_params(source="auto", spacy_model="no_such_model", batch_size=8)
     spans.main(StepContext(input={"sentences": str(sent)}, output={"spans": str(out)}, params=params))
     got = read_artifact(out, SPANS)
     assert as_tuples(got) == [
@@ -242,6 +236,11 @@ def test_main_gold_from_ingested_file(tmp_path):
     ]
 
 
+def step_params(**overrides) -> dict:
+    """The spans step's params as a rule passes them: the ``spans`` section's schema defaults."""
+    return {"source": "auto", "scheme": "bio", **config_schema.defaults("spans"), **overrides}
+
+
 def test_main_spacy_on_unlabelled_text(tmp_path):
     sent = tmp_path / "par.parquet"
     write_artifact(
@@ -249,7 +248,9 @@ def test_main_spacy_on_unlabelled_text(tmp_path):
     )
     out = tmp_path / "spans.parquet"
     spans.main(
-        StepContext(input={"sentences": str(sent)}, output={"spans": str(out)}, params={"source": "auto"})
+        StepContext(
+            input={"sentences": str(sent)}, output={"spans": str(out)}, params=step_params(source="auto")
+        )
     )
     got = read_artifact(out, SPANS)
     assert as_tuples(got) == [
@@ -263,7 +264,7 @@ def test_main_unknown_spacy_model_is_a_config_error(tmp_path):
     write_artifact(sentences([(OBAMA, None)]), sent, SENTENCES)
     out = tmp_path / "spans.parquet"
     ctx = StepContext(
-        input={"sentences": str(sent)}, output={"spans": str(out)}, params={"spacy_model": "nope_xx"}
+        input={"sentences": str(sent)}, output={"spans": str(out)}, params=step_params(spacy_model="nope_xx")
     )
     with pytest.raises(ConfigError, match="nope_xx"):
         spans.main(ctx)
@@ -274,5 +275,5 @@ def test_main_writes_empty_spans(tmp_path):
     sent = tmp_path / "s.parquet"
     write_artifact(sentences([(["nothing"], ["O"])]), sent, SENTENCES)
     out = tmp_path / "spans.parquet"
-    spans.main(StepContext(input={"sentences": str(sent)}, output={"spans": str(out)}, params={}))
+    spans.main(StepContext(input={"sentences": str(sent)}, output={"spans": str(out)}, params=step_params()))
     assert len(read_artifact(out, SPANS)) == 0

@@ -46,6 +46,7 @@ def run_main(tmp_path: Path, token_lists, provider: str, options: dict, cache: b
             "src_lang": "en",
             "tgt_lang": "es",
             "cache_dir": str(tmp_path / "cache") if cache else None,
+            "chunk_size": 1000,
             "options": options,
             **params,
         },
@@ -316,7 +317,14 @@ def test_main_rejects_wrong_language_and_writes_nothing(tmp_path):
     ctx = StepContext(
         input={"sentences": str(sentences)},
         output={"pairs": str(out)},
-        params={"provider": "file", "src_lang": "en", "tgt_lang": "es", "cache_dir": None, "options": {}},
+        params={
+            "provider": "file",
+            "src_lang": "en",
+            "tgt_lang": "es",
+            "cache_dir": None,
+            "chunk_size": 1000,
+            "options": {},
+        },
     )
     with pytest.raises(ArtifactError) as err:
         tr.main(ctx)

@@ -117,7 +117,7 @@ def main(ctx) -> None:
     key = redact_urls(provider.identity(src, tgt))  # logged and stored: no URL credentials
     texts = detokenize(list(sentences["tokens"]), src)
     translations, stats = translate_cached(
-        provider, texts, src, tgt, params.get("cache_dir"), chunk_size=int(params.get("chunk_size") or 1000)
+        provider, texts, src, tgt, params["cache_dir"], chunk_size=int(params["chunk_size"])
     )
     log.info(
         "%s %s->%s: %d sentences, %d distinct, %d from cache, %d translated, %d new cache part(s)",
