@@ -79,6 +79,29 @@ QA_EXAMPLES = Artifact(
     description="One extractive-QA question (SQuAD/XQuAD); answer_starts are character offsets in context.",
 )
 
+CLS_EXAMPLES = Artifact(
+    "cls_examples",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("split", pa.string()),
+            ("text_a", pa.string()),
+            ("text_b", pa.string()),
+            ("label", pa.string()),
+            ("source", pa.string()),
+            ("line", pa.int64()),
+        ]
+    ),
+    nullable=frozenset({"text_b", "label"}),
+    unique=("id",),
+    description=(
+        "One sentence (text_a) or sentence pair (text_a, text_b) to classify; text_b is null for "
+        "single-sentence tasks, label (a name from the config's label set) null for unlabelled pools; "
+        "line is the 1-based line of the raw file (the item key for JSON items)."
+    ),
+)
+
 SPANS = Artifact(
     "spans",
     pa.schema(
@@ -235,6 +258,7 @@ ARTIFACTS: dict[str, Artifact] = {
     for a in (
         SENTENCES,
         QA_EXAMPLES,
+        CLS_EXAMPLES,
         SPANS,
         PAIRS,
         TRANSLATION_CACHE,
@@ -288,6 +312,7 @@ def validate(df: pd.DataFrame, artifact: Artifact, path: str = "<memory>") -> pd
 WHERE = {
     "sentences": "ingest/{name}.parquet",
     "qa_examples": "ingest/{name}.parquet (format squad)",
+    "cls_examples": "ingest/{name}.parquet (formats xnli, mnli_json, xlmt, sib200)",
     "spans": "spans/{name}.parquet",
     "pairs": "pairs/{corpus}.{lang}.parquet",
     "translation_cache": "{translate.cache_dir}/part-*.parquet",

@@ -13,10 +13,25 @@ from pipeline_steps.runner import StepContext
 FIX = Path(__file__).resolve().parent / "data" / "formats"
 
 
-def run_bad(tmp_path: Path, content: str | bytes | None, fmt: str, expected_line: int | None, **params):
-    """Run ingest.main on ``content`` (None = no file); check the error and that no output exists."""
-    raw = tmp_path / "raw" / "input.txt"
+def run_bad(
+    tmp_path: Path,
+    content: str | bytes | None,
+    fmt: str,
+    expected_line: int | None,
+    *,
+    name: str = "input.txt",
+    beside: dict[str, str] | None = None,
+    error_in: str | None = None,
+    **params,
+):
+    """Run ingest.main on ``content`` (None = no file); check the error and that no output exists.
+
+    ``name``: the raw file's name; ``beside``: more files next to it ({name: content}); ``error_in``:
+    the name of the file the error must name (default the raw file)."""
+    raw = tmp_path / "raw" / name
     raw.parent.mkdir()
+    for other, text in (beside or {}).items():
+        (raw.parent / other).write_text(text, encoding="utf-8")
     if isinstance(content, str):
         raw.write_text(content, encoding="utf-8")
     elif isinstance(content, bytes):
@@ -31,9 +46,10 @@ def run_bad(tmp_path: Path, content: str | bytes | None, fmt: str, expected_line
     with pytest.raises(InputFormatError) as e:
         ingest.main(ctx)
     err = e.value
-    assert err.path == str(raw)
+    named = raw if error_in is None else raw.parent / error_in
+    assert err.path == str(named)
     assert err.line == expected_line
-    where = f"{raw}:{expected_line}" if expected_line is not None else str(raw)
+    where = f"{named}:{expected_line}" if expected_line is not None else str(named)
     assert str(err).startswith(where + ": ")
     assert not out_dir.exists() or not any(out_dir.iterdir())  # nothing written, no temp files either
     return err
@@ -170,8 +186,8 @@ def test_squad_invalid_json(tmp_path):
 
 def test_squad_duplicate_question_id(tmp_path):
     text = (FIX / "squad.json").read_text(encoding="utf-8").replace('"id": "q3"', '"id": "q1"')
-    err = run_bad(tmp_path, text, "squad", 11)
-    assert "twice" in err.message
+    err = run_bad(tmp_path, text, "squad", 45)  # the repeated one, not the first
+    assert "'q1' occurs twice (first on line 11)" in err.message and "question_ids: position" in err.message
 
 
 # --- issue 8: no silent corruption -------------------------------------------------------------
@@ -227,3 +243,143 @@ def test_unknown_entity_type_after_the_limit_is_still_an_error(tmp_path):
     content = "Paris\tB-LOC\n\nBob\tB-PER\n\nACME\tB-COMPANY\n"
     err = run_bad(tmp_path, content, "tsv", 5, labels=LABELS, limit=1)
     assert "'COMPANY'" in err.message
+
+
+# --- issue 9: classification inputs and SQuAD answers ------------------------------------------
+
+NLI = ["entailment", "neutral", "contradiction"]
+NLI_MSG = "is not one of the labels ['entailment', 'neutral', 'contradiction']"
+
+
+def test_squad_answer_start_mismatch_names_the_question_id(tmp_path):
+    text = (
+        (FIX / "squad.json").read_text(encoding="utf-8").replace('"answer_start": 44', '"answer_start": 40')
+    )
+    err = run_bad(tmp_path, text, "squad", 25)
+    assert err.message == (
+        "question 'q2': answer 0 'the Vistula' is not at answer_start 40 of the context (found ' on the Vis')"
+    )
+
+
+def test_xnli_unknown_label(tmp_path):
+    err = run_bad(tmp_path, "a\tb\tentailment\nc\td\tmaybe\n", "xnli", 2, labels=NLI)
+    assert err.message == f"label 'maybe' {NLI_MSG}"
+
+
+def test_xnli_missing_column(tmp_path):
+    err = run_bad(tmp_path, "a\tb\tentailment\nc\td\n", "xnli", 2, labels=NLI)
+    assert err.message == "found 2 columns; expected 3 (the file's first line has that many)"
+
+
+def test_xnli_one_column(tmp_path):
+    err = run_bad(tmp_path, "only a premise\n", "xnli", 1)
+    assert "found 1 columns; expected 3 (premise, hypothesis, label) or 2 (unlabelled)" in err.message
+
+
+def test_xnli_empty_hypothesis(tmp_path):
+    err = run_bad(tmp_path, "a\tb\tneutral\nc\t \tneutral\n", "xnli", 2)
+    assert err.message == "empty hypothesis"
+
+
+def test_xnli_unlabelled_where_labels_are_required(tmp_path):
+    err = run_bad(tmp_path, "a\tb\nc\td\n", "xnli", None, labels=NLI, require_tags=True)
+    assert err.message == (
+        "no labels: this dataset must be labelled, but the file (format 'xnli') has none "
+        "(2 columns: premise, hypothesis)"
+    )
+
+
+def test_xnli_label_index_outside_label_names(tmp_path):
+    err = run_bad(tmp_path, "a\tb\t0\nc\td\t3\n", "xnli", 2, label_names=NLI)
+    assert "label '3' is not an index 0..2 into label_names" in err.message
+
+
+MNLI = """{
+  "0": {"text_a": "A cat sat.", "text_b": "A cat sits.", "label": "entailment"},
+  "5": {
+    "text_a": "It rained.",
+    "text_b": "It was dry.",
+    "label": "CONTRADICTION"
+  }
+}
+"""
+
+
+def test_mnli_unknown_label_names_the_item_and_its_line(tmp_path):
+    err = run_bad(tmp_path, MNLI, "mnli_json", 3, labels=NLI)
+    assert err.message == f"item '5': label 'CONTRADICTION' {NLI_MSG}"
+
+
+def test_mnli_missing_text_b(tmp_path):
+    err = run_bad(tmp_path, MNLI.replace('"text_b": "It was dry.",', ""), "mnli_json", 3)
+    assert err.message == "item '5': missing or non-string 'text_b'"
+
+
+def test_mnli_unlabelled_where_labels_are_required(tmp_path):
+    content = '{"0": {"text_a": "a", "text_b": "b"}}\n'
+    err = run_bad(tmp_path, content, "mnli_json", None, require_tags=True)
+    assert err.message.startswith("no labels: this dataset must be labelled") and "'mnli_json'" in err.message
+
+
+def test_xlmt_unknown_label_names_the_labels_file(tmp_path):
+    beside = {"train_labels.txt": "0\n2\n"}
+    labels = ["negative", "neutral"]
+    err = run_bad(
+        tmp_path, "bad\ngood\n", "xlmt", 2, name="train_text.txt", beside=beside, error_in="train_labels.txt",
+        labels=labels,
+    )  # fmt: skip
+    assert err.message == "label 'positive' is not one of the labels ['negative', 'neutral']"
+
+
+def test_xlmt_label_outside_label_names(tmp_path):
+    beside = {"train_labels.txt": "2\n7\n"}
+    err = run_bad(
+        tmp_path, "good\nbad\n", "xlmt", 2, name="train_text.txt", beside=beside, error_in="train_labels.txt"
+    )
+    assert (
+        err.message == "label '7' is not an index 0..2 into label_names ['negative', 'neutral', 'positive']"
+    )
+
+
+def test_xlmt_labels_file_shorter_than_the_texts(tmp_path):
+    beside = {"train_labels.txt": "2\n"}
+    err = run_bad(
+        tmp_path, "a\nb\nc\n", "xlmt", 2, name="train_text.txt", beside=beside, error_in="train_labels.txt"
+    )
+    assert "1 labels for 3 texts" in err.message
+
+
+def test_xlmt_without_labels_file_where_labels_are_required(tmp_path):
+    err = run_bad(tmp_path, "a\nb\n", "xlmt", None, name="train_text.txt", require_tags=True)
+    assert err.message.endswith(f"(no labels file {tmp_path / 'raw' / 'train_labels.txt'})")
+
+
+def test_xlmt_file_name_without_text_suffix(tmp_path):
+    err = run_bad(tmp_path, "a\n", "xlmt", None, name="train.txt")
+    assert "*_text.txt" in err.message
+
+
+def test_sib200_missing_text_column(tmp_path):
+    err = run_bad(tmp_path, "index_id\tcategory\tsentence\n1\tsports\tA goal.\n", "sib200", 1)
+    assert err.message == "no 'text' column in the header ['index_id', 'category', 'sentence']"
+
+
+def test_sib200_unknown_category(tmp_path):
+    content = "index_id\tcategory\ttext\n1\tsports\tA goal.\n2\tweather\tRain.\n"
+    err = run_bad(tmp_path, content, "sib200", 3, labels=["sports", "health"])
+    assert err.message == "label 'weather' is not one of the labels ['sports', 'health']"
+
+
+def test_sib200_row_with_a_missing_column(tmp_path):
+    err = run_bad(tmp_path, "index_id\tcategory\ttext\n1\tsports\n", "sib200", 2)
+    assert err.message == "found 2 columns; expected 3 (the header's)"
+
+
+def test_sib200_unclosed_quote(tmp_path):
+    err = run_bad(tmp_path, 'index_id\tcategory\ttext\n1\tsports\t"A goal.\n', "sib200", 2)
+    assert err.message.startswith("bad quoting")
+
+
+def test_sib200_without_category_where_labels_are_required(tmp_path):
+    err = run_bad(tmp_path, "index_id\ttext\n1\tA goal.\n", "sib200", None, require_tags=True)
+    assert err.message.endswith("(no 'category' column)")

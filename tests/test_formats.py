@@ -289,7 +289,12 @@ def test_bom_is_dropped_from_utf8_input(tmp_path):
 
 
 def test_registry_and_options():
-    assert set(READERS) == {"conll2003", "conll2002", "tsv", "wikiann", "lines", "squad"}
+    assert set(READERS) == {"conll2003", "conll2002", "tsv", "wikiann", "lines", "squad"} | {
+        "xnli",
+        "mnli_json",
+        "xlmt",
+        "sib200",
+    }
     assert options("lines") == ("tokenize", "encoding", "moses_lang")
     assert {"input_scheme", "tokenize", "encoding"} <= ALL_OPTIONS
 

@@ -1,4 +1,4 @@
-"""Input format readers: raw data files -> ``sentences`` (or ``qa_examples``) DataFrames.
+"""Input format readers: raw data files -> ``sentences`` (``qa_examples``, ``cls_examples``) DataFrames.
 
 ``read(path, format, lang, split, scheme, **opts)`` dispatches on ``READERS``. Every labelled reader
 validates the file's tags in its input scheme and converts them to ``scheme`` (``bio`` or
@@ -11,7 +11,13 @@ validates the file's tags in its input scheme and converts them to ``scheme`` (`
 | tsv | ``token<TAB>tag`` or ``token`` | input_scheme (bio), encoding, sep (tab/space) |
 | wikiann | ``[lang:]token<TAB>tag`` or ``[lang:]token`` | input_scheme (bio), encoding, strip_prefix |
 | lines | one sentence a line, unlabelled | tokenize (moses/whitespace), encoding, moses_lang |
-| squad | SQuAD v1.1 / XQuAD JSON -> ``qa_examples`` | encoding |
+| squad | SQuAD v1.1 / XQuAD / MLQA / TyDiQA-GoldP JSON -> ``qa_examples`` | encoding, question_ids |
+| xnli | ``premise<TAB>hypothesis[<TAB>label]`` -> ``cls_examples`` | encoding, label_names |
+| mnli_json | ``{"0": {"text_a", "text_b", "label"}, ...}`` -> ``cls_examples`` | encoding, label_names |
+| xlmt | ``*_text.txt`` (+ ``*_labels.txt``) -> ``cls_examples`` | encoding, label_names, unescape |
+| sib200 | TSV with header ``text``, ``category`` -> ``cls_examples`` | encoding |
+
+The classification formats are described in ``formats/classification.py``.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from typing import Any
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError, InputFormatError
-from pipeline_steps.formats._common import check_labels
+from pipeline_steps.formats import classification
+from pipeline_steps.formats._common import check_cls_labels, check_labels
 from pipeline_steps.formats.conll import read_conll2002, read_conll2003, read_tsv, read_wikiann
 from pipeline_steps.formats.lines import read_lines
 from pipeline_steps.formats.squad import read_squad
-from pipeline_steps.schemas import QA_EXAMPLES, SENTENCES, Artifact
+from pipeline_steps.schemas import CLS_EXAMPLES, QA_EXAMPLES, SENTENCES, Artifact
 from pipeline_steps.tags import INPUT_SCHEMES, check_scheme
 
 log = logging.getLogger(__name__)
@@ -42,6 +49,7 @@ READERS: dict[str, Reader] = {
     "wikiann": read_wikiann,
     "lines": read_lines,
     "squad": read_squad,
+    **classification.READERS,
 }
 
 
@@ -55,8 +63,11 @@ ALL_OPTIONS = frozenset(o for f in READERS for o in options(f))
 
 
 def artifact_for(format: str) -> Artifact:
-    """The artifact a format produces: ``qa_examples`` for squad, ``sentences`` for the rest."""
-    return QA_EXAMPLES if format == "squad" else SENTENCES
+    """The artifact a format produces: ``qa_examples`` for squad, ``cls_examples`` for the
+    classification formats (``classification.CLS_FORMATS``), ``sentences`` for the rest."""
+    if format == "squad":
+        return QA_EXAMPLES
+    return CLS_EXAMPLES if format in classification.CLS_FORMATS else SENTENCES
 
 
 def read(
@@ -76,6 +87,8 @@ def read(
     dataset config can carry e.g. ``tokenize`` for every format); names no reader knows are a
     ConfigError. ``require_tags``: an unlabelled file is an error; ``labels``: a tag of another
     entity type is an error naming its line (both checked on the whole file; not for ``squad``).
+    For the classification formats ``labels`` are the label names and ``require_tags`` requires a
+    label on every example (``_common.check_cls_labels``).
     """
     if format not in READERS:
         raise InputFormatError(path, None, f"unknown format {format!r}; expected one of {', '.join(READERS)}")
@@ -94,7 +107,11 @@ def read(
     if ignored:
         log.debug("format %s ignores option(s) %s", format, ignored)
     df = READERS[format](str(path), lang, split, scheme, **kwargs)
-    if format != "squad":
+    artifact = artifact_for(format)
+    if artifact is CLS_EXAMPLES:
+        context = classification.label_context(format, str(path), kwargs.get("encoding"))
+        check_cls_labels(str(path), df, format, labels, bool(require_tags), **context)
+    elif artifact is SENTENCES:
         check_labels(str(path), df, format, labels, bool(require_tags))
     return df
 

@@ -195,3 +195,42 @@ def check_labels(
                     int(first) + k,
                     f"tag {tag!r}: entity type {label!r} is not one of the labels {list(labels)}",
                 )
+
+
+def check_cls_labels(
+    path: str,
+    df: pd.DataFrame,
+    format: str,
+    labels: Sequence[str] | None,
+    require_labels: bool,
+    *,
+    label_file: str | None = None,
+    locate: Callable[[int], tuple[int | None, str]] | None = None,
+    unlabelled_hint: str = "",
+) -> None:
+    """``check_labels`` for classification examples (``schemas.CLS_EXAMPLES``): reject an unlabelled
+    file when ``require_labels``, and a label that is not one of ``labels`` (the label names).
+
+    ``labels=None`` skips the name check. The error names ``label_file`` (default ``path``) and the
+    row's ``line``, or what ``locate(line)`` returns: the file line and a prefix naming the item (JSON
+    formats, whose ``line`` is the item key).
+    """
+    if require_labels and df["label"].isna().any():
+        hint = f" ({unlabelled_hint})" if unlabelled_hint else ""
+        raise InputFormatError(
+            path,
+            None,
+            f"no labels: this dataset must be labelled, but the file (format {format!r}) has none{hint}",
+        )
+    if labels is None:
+        return
+    if isinstance(labels, str) or not all(isinstance(x, str) and x for x in labels):
+        raise ConfigError(f"labels must be a list of label names, got {labels!r}")
+    known = set(labels)
+    bad = (df["label"].notna() & ~df["label"].isin(known)).to_numpy().nonzero()[0]
+    if len(bad):
+        label, line = df["label"].iloc[bad[0]], int(df["line"].iloc[bad[0]])
+        where: tuple[int | None, str] = (line, "") if locate is None else locate(line)
+        raise InputFormatError(
+            label_file or path, where[0], f"{where[1]}label {label!r} is not one of the labels {list(labels)}"
+        )

@@ -1,7 +1,9 @@
-"""SQuAD v1.1 / XQuAD JSON -> the ``qa_examples`` artifact (``schemas.QA_EXAMPLES``).
+"""SQuAD v1.1 JSON (SQuAD, XQuAD, MLQA, TyDiQA-GoldP) -> ``qa_examples`` (``schemas.QA_EXAMPLES``).
 
 Ids are ``{split}-{lang}-{question id}``: the question id of the file (shared by the parallel XQuAD
 languages) stays readable, and examples of several languages can be concatenated without clashes.
+Files whose question ids repeat (the vendored TyDiQA-GoldP train file numbers questions per article)
+are read with ``question_ids: position``: ids ``{split}-{lang}-{index:06d}`` in file order.
 """
 
 from __future__ import annotations
@@ -12,17 +14,30 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline_steps.errors import InputFormatError
+from pipeline_steps.errors import ConfigError, InputFormatError
 from pipeline_steps.schemas import QA_EXAMPLES
 from pipeline_steps.text import nfc, read_text
 
+QUESTION_IDS = ("file", "position")
 
-def _line_of(text: str, qid: Any) -> int | None:
-    """1-based line of ``"id": "<qid>"`` in the raw JSON (None when not found)."""
-    m = re.search(r'"id"\s*:\s*' + re.escape(json.dumps(qid, ensure_ascii=False)), text)
-    if m is None:
-        m = re.search(r'"id"\s*:\s*' + re.escape(json.dumps(qid)), text)
-    return None if m is None else text.count("\n", 0, m.start()) + 1
+
+class _IdLines:
+    """1-based line of each question's ``"id": "<qid>"`` in the raw JSON, questions taken in file order.
+
+    Each search starts after the previous question's id, so a repeated id is found at its own line and
+    the whole file is scanned once. None when not found (e.g. an id written with other escapes)."""
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def next(self, qid: str) -> int | None:
+        for literal in (json.dumps(qid, ensure_ascii=False), json.dumps(qid)):
+            m = re.compile(r'"id"\s*:\s*' + re.escape(literal)).search(self.text, self.pos)
+            if m is not None:
+                self.line += self.text.count("\n", self.pos, m.start())
+                self.pos = m.start()
+                return self.line
+        return None
 
 
 def read_squad(
@@ -32,14 +47,20 @@ def read_squad(
     scheme: str = "bio",
     *,
     encoding: str | None = None,
+    question_ids: str = "file",
 ) -> pd.DataFrame:
     """Every question of a SQuAD-v1.1-format file, in file order.
+
+    ``question_ids``: ``file`` (default) keeps the file's question ids, which must be unique;
+    ``position`` numbers the questions ``{index:06d}`` instead (for files whose ids repeat).
 
     Each answer's ``answer_start`` must point at its ``text`` in the context
     (``context[start:start + len(text)] == text``); a mismatch names the question id and its line.
     Title, context, question and answers are NFC-normalised (answer starts moved to match).
     ``scheme`` is accepted for a uniform reader signature and unused.
     """
+    if question_ids not in QUESTION_IDS:
+        raise ConfigError(f"question_ids must be one of {', '.join(QUESTION_IDS)}, got {question_ids!r}")
     text = read_text(path, encoding)
     if not text.strip():
         raise InputFormatError(path, 1, "empty file")
@@ -51,7 +72,8 @@ def read_squad(
         raise InputFormatError(path, 1, "not SQuAD JSON: expected an object with a 'data' list")
 
     rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: dict[str, int | None] = {}
+    id_lines = _IdLines(text)
     for a, article in enumerate(doc["data"]):
         where = f"data[{a}]"
         if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
@@ -69,10 +91,16 @@ def read_squad(
                 qid = qa.get("id") if isinstance(qa, dict) else None
                 if not isinstance(qid, str) or not qid:
                     raise InputFormatError(path, None, f"{pwhere}.qas[{q}]: missing question 'id'")
-                line = _line_of(text, qid)
-                if qid in seen:
-                    raise InputFormatError(path, line, f"question id {qid!r} occurs twice")
-                seen.add(qid)
+                line = id_lines.next(qid)
+                if qid in seen and question_ids == "file":
+                    first = "" if seen[qid] is None else f" (first on line {seen[qid]})"
+                    raise InputFormatError(
+                        path,
+                        line,
+                        f"question id {qid!r} occurs twice{first}; set question_ids: position to number "
+                        "the questions by position",
+                    )
+                seen.setdefault(qid, line)
                 if not isinstance(qa.get("question"), str) or not isinstance(qa.get("answers"), list):
                     raise InputFormatError(
                         path, line, f"question {qid!r}: needs a 'question' string and 'answers'"
@@ -107,7 +135,7 @@ def read_squad(
                     starts.append(norm_start)
                 rows.append(
                     {
-                        "id": f"{split}-{lang}-{qid}",
+                        "id": f"{split}-{lang}-{qid if question_ids == 'file' else f'{len(rows):06d}'}",
                         "lang": lang,
                         "split": split,
                         "title": nfc(title),

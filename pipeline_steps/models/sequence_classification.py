@@ -1,0 +1,170 @@
+"""Any Hugging Face encoder as a sentence(-pair) classifier (XNLI, sentiment, topic classification).
+
+The classifier is ``AutoModelForSequenceClassification``: the encoder's sentence representation (the
+first sub-word's hidden state, through the model's pooler/head) goes through a linear layer, softmax
+over the label set, trained with cross-entropy. A pair (premise, hypothesis) is fed to the tokenizer as
+ONE pair, ``tokenizer(text_a, text_b, truncation="longest_first")``, so the model sees
+``<s> a </s></s> b </s>`` (XLM-R; ``[CLS] a [SEP] b [SEP]`` with token type ids for BERT), and the
+longer side is cut first when the pair exceeds ``max_length`` sub-words.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClsEncoded:
+    """Sub-word encodings of texts or text pairs; ``labels`` are label ids (None when unlabelled).
+
+    ``token_type_ids`` is kept when the tokenizer produces it (BERT-style segment ids; XLM-R has none);
+    ``n_truncated`` counts the examples cut at ``max_length``."""
+
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]] | None
+    labels: list[int] | None
+    pad_id: int
+    n_truncated: int = 0
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def subset(self, idx: Sequence[int]) -> ClsEncoded:
+        pick = [int(i) for i in idx]
+        return ClsEncoded(
+            input_ids=[self.input_ids[i] for i in pick],
+            token_type_ids=None if self.token_type_ids is None else [self.token_type_ids[i] for i in pick],
+            labels=None if self.labels is None else [self.labels[i] for i in pick],
+            pad_id=self.pad_id,
+        )
+
+
+def load_cls_model(name_or_path: str, labels: Sequence[str], seed: int | None = None):
+    """``AutoModelForSequenceClassification`` over the label set ``labels`` (ids in that order).
+
+    The classification head is freshly initialised from ``seed`` unless the checkpoint already has one
+    with exactly these labels (as ``token_classification.load_model``)."""
+    from transformers import AutoModelForSequenceClassification
+
+    if isinstance(labels, str) or not labels or len(set(labels)) != len(labels):
+        raise ValueError(f"labels must be a non-empty list of distinct label names, got {labels!r}")
+    if seed is not None:
+        torch.manual_seed(seed)
+    id2label = dict(enumerate(labels))
+    return AutoModelForSequenceClassification.from_pretrained(
+        name_or_path,
+        num_labels=len(labels),
+        id2label=id2label,
+        label2id={lab: i for i, lab in id2label.items()},
+    )
+
+
+def cls_labels(model) -> list[str]:
+    """The label set of a sequence-classification model, in id order."""
+    id2label = model.config.id2label
+    return [id2label[i] for i in range(len(id2label))]
+
+
+def encode_cls(
+    tokenizer,
+    text_a: Sequence[str],
+    text_b: Sequence[str] | None = None,
+    label_ids: Sequence[int] | None = None,
+    max_length: int = 128,
+) -> ClsEncoded:
+    """Tokenise texts (``text_b`` None) or pairs ``(text_a[i], text_b[i])``, each pair as ONE tokenizer
+    pair with ``truncation="longest_first"`` at ``max_length`` sub-words (special tokens included)."""
+    if max_length < 4:
+        raise ValueError(f"max_length must be at least 4 (got {max_length})")
+    text_a = list(text_a)
+    if text_b is not None:
+        text_b = list(text_b)
+        if len(text_b) != len(text_a):
+            raise ValueError(f"{len(text_a)} first texts but {len(text_b)} second texts")
+        if any(b is None for b in text_b):
+            raise ValueError("text_b mixes pairs and single texts (None); encode them separately")
+    if label_ids is not None:
+        label_ids = [int(x) for x in label_ids]
+        if len(label_ids) != len(text_a):
+            raise ValueError(f"{len(text_a)} texts but {len(label_ids)} labels")
+    input_ids: list[list[int]] = []
+    type_ids: list[list[int]] | None = None
+    n_trunc = 0
+    chunk = 1000
+    for lo in range(0, len(text_a), chunk):
+        a = text_a[lo : lo + chunk]
+        b = None if text_b is None else text_b[lo : lo + chunk]
+        cut = tokenizer(a, b, truncation="longest_first", max_length=max_length)
+        full = tokenizer(a, b, verbose=False)
+        n_trunc += sum(len(x) > len(y) for x, y in zip(full["input_ids"], cut["input_ids"], strict=True))
+        input_ids += [list(x) for x in cut["input_ids"]]
+        if "token_type_ids" in cut:
+            type_ids = (type_ids or []) + [list(x) for x in cut["token_type_ids"]]
+    if n_trunc:
+        log.info("%d of %d examples cut at max_length %d sub-words", n_trunc, len(text_a), max_length)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return ClsEncoded(input_ids, type_ids, label_ids, int(pad), n_trunc)
+
+
+def collate(enc: ClsEncoded, idx: Sequence[int]) -> dict[str, torch.Tensor]:
+    """Pad the rows ``idx`` of ``enc`` to their longest: input_ids, attention_mask (token_type_ids,
+    labels when present)."""
+    rows = [enc.input_ids[i] for i in idx]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), enc.pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for k, r in enumerate(rows):
+        ids[k, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[k, : len(r)] = 1
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if enc.token_type_ids is not None:
+        types = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, i in enumerate(idx):
+            types[k, : len(enc.token_type_ids[i])] = torch.tensor(enc.token_type_ids[i], dtype=torch.long)
+        batch["token_type_ids"] = types
+    if enc.labels is not None:
+        batch["labels"] = torch.tensor([enc.labels[i] for i in idx], dtype=torch.long)
+    return batch
+
+
+def _logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+    return model(**inputs).logits
+
+
+def cls_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean cross-entropy of the batch's labels under the model's logits."""
+    logits = _logits(model, batch)
+    return torch.nn.functional.cross_entropy(logits, batch["labels"].to(logits.device))
+
+
+@torch.no_grad()
+def predict_cls(
+    model, enc: ClsEncoded, batch_size: int, desc: str = "predict"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted label ids (int64, shape [n]) and class probabilities (float32, shape [n, n_labels])."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive (got {batch_size})")
+    was_training = model.training
+    model.eval()
+    probs: list[np.ndarray] = []
+    try:
+        for lo in tqdm(range(0, len(enc), batch_size), desc=desc, file=sys.stderr, mininterval=5):
+            idx = list(range(lo, min(lo + batch_size, len(enc))))
+            logits = _logits(model, collate(enc, idx)).float()
+            probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
+    finally:
+        model.train(was_training)
+    n_labels = int(model.config.num_labels)
+    p = np.concatenate(probs) if probs else np.zeros((0, n_labels), dtype=np.float32)
+    return p.argmax(axis=-1).astype(np.int64), p.astype(np.float32)
