@@ -80,14 +80,21 @@ def _rows(scores: dict[str, Any]) -> list[tuple[str, float, int]]:
 def metrics_frame(
     predictions: pd.DataFrame, method: str, seed: int, scheme: str, source_lang: str | None
 ) -> pd.DataFrame:
-    """schemas.METRICS rows: per language, then 'avg' = mean over the target languages (all but
-    ``source_lang``) of each metric, with the summed support. A per-type F1 is averaged over the target
-    languages where that type occurs."""
-    records: list[dict[str, Any]] = []
+    """schemas.METRICS rows of tagging predictions (seqeval, see ``with_average``)."""
     per_lang: dict[str, list[tuple[str, float, int]]] = {}
     for lang in sorted(predictions["lang"].unique()):
         part = predictions[predictions["lang"] == lang]
         per_lang[lang] = _rows(entity_scores(list(part["gold"]), list(part["pred"]), scheme))
+    return with_average(per_lang, method, seed, source_lang)
+
+
+def with_average(
+    per_lang: dict[str, list[tuple[str, float, int]]], method: str, seed: int, source_lang: str | None
+) -> pd.DataFrame:
+    """schemas.METRICS rows: ``(metric, value, support)`` per language, then 'avg' = mean over the
+    target languages (all but ``source_lang``) of each metric, with the summed support. A metric that
+    only some languages have (a per-type F1) is averaged over the target languages that have it."""
+    records: list[dict[str, Any]] = []
     targets = [lang for lang in per_lang if lang != source_lang]
     for lang, rows in per_lang.items():
         records += [{"lang": lang, "metric": m, "value": v, "support": s} for m, v, s in rows]
@@ -142,14 +149,50 @@ def check_predictions(df: pd.DataFrame, path: str, scheme: str, method: str, see
 
 def main(ctx) -> None:
     """Rule ``evaluate``. input: predictions (list of prediction artifacts, one per language);
-    output: metrics; params: method, seed, scheme, source_lang."""
-    p = ctx.params
-    method, seed, scheme = p["method"], int(p["seed"]), p["scheme"]
-    check_scheme(scheme)
+    output: metrics; params: task, labels, method, seed, scheme, source_lang, qa_variants (per
+    language, ``squad`` or ``mlqa``: the answer normalisation of QA test sets)."""
+    from pipeline_steps.tasks import make_task
+
+    task = make_task(ctx.params["task"], ctx.params)
+    if task.info.kind == "tagging":
+        evaluate_tagging(ctx)
+    else:
+        evaluate_examples(ctx, task)
+
+
+def _paths(ctx) -> list[str]:
     paths = ctx.input["predictions"]
     paths = [paths] if isinstance(paths, str) else list(paths)
     if not paths:
         raise ConfigError("evaluate: no prediction files")
+    return paths
+
+
+def evaluate_examples(ctx, task) -> None:
+    """Classification (accuracy, macro-F1) or QA (F1, EM) scores per language and their average."""
+    p = ctx.params
+    per_lang: dict[str, list[tuple[str, float, int]]] = {}
+    for path in _paths(ctx):
+        df = read_artifact(path, task.predictions)
+        for lang, part in df.groupby("lang", sort=True):
+            if lang in per_lang:
+                raise ArtifactError(str(path), None, "lang", f"language {lang!r} is in two prediction files")
+            if "gold" in part and part["gold"].isna().any():
+                raise ArtifactError(str(path), None, "gold", "test examples need gold labels")
+            variant = (p.get("qa_variants") or {}).get(lang)
+            per_lang[str(lang)] = task.scores(part, str(lang), variant)
+    metrics = with_average(dict(sorted(per_lang.items())), p["method"], int(p["seed"]), p["source_lang"])
+    write_artifact(metrics, ctx.output["metrics"], METRICS)
+    head = metrics[metrics["metric"] == task.info.headline]
+    log.info("%s: %s", task.info.headline, ", ".join(f"{r.lang} {r.value:.4f}" for r in head.itertuples()))
+
+
+def evaluate_tagging(ctx) -> None:
+    """seqeval scores of tagging predictions."""
+    p = ctx.params
+    method, seed, scheme = p["method"], int(p["seed"]), p["scheme"]
+    check_scheme(scheme)
+    paths = _paths(ctx)
     frames = []
     for path in paths:
         df = read_artifact(path, PREDICTIONS)

@@ -1,9 +1,11 @@
-"""Fine-tune an encoder for sequence labelling with one adaptation method (paper 001 Sec. 3-5).
+"""Fine-tune an encoder for the experiment's task with one adaptation method (paper 001 Sec. 3-5).
 
-The label set is fixed by the config (``labels`` x ``scheme``), never by the data. The model is any
-Hugging Face encoder (``input.model`` -- e.g. the tiny model -- or ``params.model_name_or_path``) with
-a linear + softmax tagging layer (Eq. 1). Training runs through the shared loop with checkpoints in
-``checkpoint_dir`` (resumed when the job is restarted); the best source-dev F1 weights are saved.
+The task (``pipeline_steps.tasks``: tagging, classification or extractive QA) says what an example is,
+which head the encoder gets and how the dev set selects the model; the label set is fixed by the
+config, never by the data. The model is any Hugging Face encoder (``input.model`` -- e.g. the tiny
+model -- or ``params.model_name_or_path``). Training runs through the shared loop with checkpoints in
+``checkpoint_dir`` (resumed when the job is restarted); the weights with the best source-dev score are
+saved.
 """
 
 from __future__ import annotations
@@ -21,19 +23,12 @@ from typing import Any
 import pandas as pd
 import torch
 
-from pipeline_steps.errors import ArtifactError, ConfigError
-from pipeline_steps.evaluate import f1 as entity_f1
-from pipeline_steps.io import atomic_dir, read_artifact, write_artifact
+from pipeline_steps.errors import ConfigError
+from pipeline_steps.io import atomic_dir, write_artifact
 from pipeline_steps.methods import MethodData, make_method
-from pipeline_steps.models.token_classification import (
-    encode,
-    freeze_word_embeddings,
-    load_model,
-    load_tokenizer,
-    predict_tags,
-)
-from pipeline_steps.schemas import PROJECTED, SENTENCES, TRAIN_LOG, Artifact
-from pipeline_steps.tags import TagError, check_scheme, label_set, spans_from_tags
+from pipeline_steps.models.token_classification import freeze_word_embeddings, load_tokenizer
+from pipeline_steps.schemas import TRAIN_LOG
+from pipeline_steps.tasks import make_task
 from pipeline_steps.train import TrainConfig, Trainer, cpu_threads
 
 log = logging.getLogger(__name__)
@@ -46,29 +41,12 @@ NOT_TRAJECTORY = frozenset(
 )
 
 
-def read_labelled(path: str, artifact: Artifact, tagset: Sequence[str], scheme: str) -> pd.DataFrame:
-    """Read ``path``; every row needs well-formed tags of ``scheme`` drawn from ``tagset``."""
-    df = read_artifact(path, artifact)
-    allowed = set(tagset)
-    for row, tags in enumerate(df["tags"]):
-        if tags is None:
-            raise ArtifactError(path, row, "tags", "training data needs tags (null found)")
-        bad = next((t for t in tags if t not in allowed), None)
-        if bad is not None:
-            raise ArtifactError(
-                path, row, "tags", f"tag {bad!r} is not in the configured label set {sorted(allowed)}"
-            )
-        try:
-            spans_from_tags(tags, scheme, strict=True)
-        except TagError as exc:
-            raise ArtifactError(path, row, "tags", f"word {exc.index}: {exc}") from None
-    return df
-
-
-def _digest_frame(df: pd.DataFrame) -> str:
+def _digest_frame(df: pd.DataFrame, columns: Sequence[str] = ("id", "tokens", "tags")) -> str:
+    """A hash of the training-relevant columns of ``df`` (part of the checkpoint fingerprint)."""
     h = hashlib.sha256()
-    for ident, tokens, tags in zip(df["id"], df["tokens"], df["tags"], strict=True):
-        h.update(json.dumps([ident, list(tokens), list(tags)], ensure_ascii=False).encode())
+    for row in zip(*(df[c] for c in columns), strict=True):
+        cells = [list(v) if isinstance(v, list | tuple) else v for v in row]
+        h.update(json.dumps(cells, ensure_ascii=False, default=str).encode())
     return h.hexdigest()
 
 
@@ -83,20 +61,6 @@ def _digest_model(name_or_path: str) -> str:
             st = f.stat()
             h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
-
-
-def dev_evaluator(tokenizer, dev: pd.DataFrame, scheme: str, max_length: int, batch_size: int):
-    """``model -> entity F1 on dev``, the model-selection criterion of the loop."""
-    tokens = [list(t) for t in dev["tokens"]]
-    gold = [list(t) for t in dev["tags"]]
-    enc = encode(tokenizer, tokens, None, None, max_length)
-    lengths = [len(t) for t in tokens]
-
-    def evaluate(model) -> float:
-        pred = predict_tags(model, enc, lengths, batch_size, int(tokenizer.pad_token_id), desc="dev")
-        return entity_f1(gold, pred, scheme)
-
-    return evaluate
 
 
 def save_model_dir(model, tokenizer, out: str | os.PathLike, meta: dict[str, Any]) -> None:
@@ -208,67 +172,65 @@ def main(ctx) -> None:
     p = dict(ctx.params)
     method = param(p, "method", str, section=None)
     seed = param(p, "seed", int, section=None)
-    scheme = param(p, "scheme", str, section=None)
-    check_scheme(scheme)
     if not p.get("labels"):
-        raise ConfigError("finetune needs params.labels (the entity types, e.g. [PER, ORG, LOC, MISC])")
-    tagset = label_set(p["labels"], scheme)
+        raise ConfigError("finetune needs params.labels (the label set, e.g. [PER, ORG, LOC, MISC])")
+    task = make_task(param(p, "task", str, section=None), p)
     batch_size, max_length = param(p, "batch_size", int), param(p, "max_length", int)
     config = train_config(p, method)
     freeze, keep_checkpoints = param(p, "freeze_embeddings", bool), param(p, "keep_checkpoints", bool)
 
-    train_df = read_labelled(str(ctx.input["train"]), SENTENCES, tagset, scheme)
+    train_df = task.read_labelled(str(ctx.input["train"]), task.examples)
     dev_path = ctx.input.get("dev")
-    dev_df = read_labelled(str(dev_path), SENTENCES, tagset, scheme) if dev_path else None
+    dev_df = task.read_labelled(str(dev_path), task.examples) if dev_path else None
     extra_paths = ctx.input.get("extra") or []
     extra_paths = [extra_paths] if isinstance(extra_paths, str | os.PathLike) else list(extra_paths)
-    extra = [read_labelled(str(x), PROJECTED, tagset, scheme) for x in extra_paths]
+    extra = [task.read_labelled(str(x), task.translated) for x in extra_paths]
 
     model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
     tokenizer = load_tokenizer(model_path)
-    model = load_model(model_path, tagset, seed=seed)
+    model = task.load_model(model_path, seed)
     if freeze:
         log.info("word embeddings frozen: %d parameters not trained", freeze_word_embeddings(model))
     torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
-    label2id = {t: i for i, t in enumerate(tagset)}
 
     evaluate = None
     if dev_df is not None and len(dev_df):
-        evaluate = dev_evaluator(tokenizer, dev_df, scheme, max_length, batch_size)
+        evaluate = task.evaluator(dev_df, tokenizer, batch_size, max_length)
     else:
         log.warning("no dev set: no model selection, the last weights are kept")
     out_model = Path(ctx.output["model"])
     ckpt_dir = Path(p.get("checkpoint_dir") or out_model.parent / "checkpoints")
+    columns = [c for c in task.columns if c != "lang"]
     fingerprint = {
         "method": method,
         "model": _digest_model(model_path),
-        "tagset": tagset,
+        "tagset": getattr(task, "tagset", None) or task.meta(),
         "batch_size": batch_size,
         "max_length": max_length,
-        "train": _digest_frame(train_df),
-        "dev": None if dev_df is None else _digest_frame(dev_df),
-        "extra": [_digest_frame(x) for x in extra],
+        "train": _digest_frame(train_df, columns),
+        "dev": None if dev_df is None else _digest_frame(dev_df, columns),
+        "extra": [_digest_frame(x, columns) for x in extra],
         "params": {k: v for k, v in sorted(p.items()) if k not in NOT_TRAJECTORY},
     }
     trainer = Trainer(config, checkpoint_dir=ckpt_dir, evaluate=evaluate, fingerprint=fingerprint)
     data = MethodData(
         train=train_df,
         tokenizer=tokenizer,
-        label2id=label2id,
+        label2id=getattr(task, "label2id", {}),
         batch_size=batch_size,
         max_length=max_length,
         seed=seed,
         extra=extra,
         params=p,
+        task=task,
     )
     result = make_method(method, data).fit(model, trainer)
     train_log = trainer.log
     meta = {
         "method": method,
         "seed": seed,
-        "scheme": scheme,
-        "labels": list(p["labels"]),
-        "tagset": tagset,
+        "task": task.info.name,
+        **task.meta(),
         "base_model": model_path,
         "steps": int(train_log["step"].max()) if len(train_log) else 0,
         "best_step": result.best_step,

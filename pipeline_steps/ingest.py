@@ -11,6 +11,7 @@ import pandas as pd
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.formats import artifact_for, read
 from pipeline_steps.io import write_artifact
+from pipeline_steps.schemas import QA_EXAMPLES, SENTENCES
 from pipeline_steps.tags import spans_from_tags
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ def qa_stats(df: pd.DataFrame) -> dict[str, Any]:
 
 
 def main(ctx) -> None:
-    """ctx.input ``raw``; ctx.output ``sentences`` (``qa`` for format squad);
+    """ctx.input ``raw``; ctx.output ``examples`` (the format's artifact: sentences, qa_examples or
+    cls_examples);
     ctx.params ``format``, ``lang``, ``split``, ``scheme`` and reader options (``input_scheme``,
     ``tokenize``, ``encoding``, ...; None = the reader's default); ``skip`` drops the first N
     records and ``limit`` then keeps the first N (a dev split carved from a train file: train
@@ -52,8 +54,8 @@ def main(ctx) -> None:
     ``labels`` (optional list of entity types, e.g. ``["PER", "ORG", "LOC", "MISC"]``; None = no
     check): a tag of any other type is an InputFormatError naming the file, line and tag.
     ``require_tags`` (optional bool, default false; true for train/dev/test/gold data): an
-    unlabelled file (no tag column, format ``lines``) is an InputFormatError naming the file.
-    Neither applies to format ``squad``."""
+    unlabelled file (no tag column, format ``lines``) is an InputFormatError naming the file. For the
+    classification formats both apply to the label column; neither applies to format ``squad``."""
     params = dict(ctx.params)
     missing = [k for k in ("format", "lang", "split") if not params.get(k)]
     if missing:
@@ -64,9 +66,6 @@ def main(ctx) -> None:
     skip = params.pop("skip", None)
     labels = params.pop("labels", None)
     require_tags = bool(params.pop("require_tags", None))
-    key = "qa" if fmt == "squad" else "sentences"
-    if key not in ctx.output:
-        raise ConfigError(f"ingest: format {fmt!r} writes output '{key}', got outputs {sorted(ctx.output)}")
     raw = str(ctx.input["raw"])
     df = read(raw, fmt, lang, split, scheme, labels=labels, require_tags=require_tags, **params)
     if skip:
@@ -75,6 +74,12 @@ def main(ctx) -> None:
     if limit is not None and len(df) > limit:
         log.info("%s: keeping the first %d of %d records (data limit)", raw, limit, len(df))
         df = df.head(limit)
-    stats = qa_stats(df) if fmt == "squad" else sentence_stats(df, scheme)
+    artifact = artifact_for(fmt)
+    if artifact is SENTENCES:
+        stats = sentence_stats(df, scheme)
+    elif artifact is QA_EXAMPLES:
+        stats = qa_stats(df)
+    else:
+        stats = {"examples": len(df), "labels": df["label"].value_counts(dropna=False).to_dict()}
     log.info("%s (%s, %s/%s): %s", raw, fmt, split, lang, stats)
-    write_artifact(df, ctx.output[key], artifact_for(fmt))
+    write_artifact(df, ctx.output["examples"], artifact)

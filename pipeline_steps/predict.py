@@ -17,6 +17,7 @@ from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.models.token_classification import encode, load_tokenizer, model_labels, predict_tags
 from pipeline_steps.schemas import PREDICTIONS, SENTENCES
 from pipeline_steps.tags import TagError, check_scheme, split_tag
+from pipeline_steps.tasks import make_task
 from pipeline_steps.train import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
@@ -52,14 +53,40 @@ def predict_sentences(
 
 
 def main(ctx) -> None:
-    """Rule ``predict``. input: model (fine-tuned folder), sentences (labelled test set);
-    output: predictions; params: method, seed, batch_size, max_length, scheme, device."""
+    """Rule ``predict``. input: model (fine-tuned folder), examples (labelled test set of the task);
+    output: predictions; params: task, labels, method, seed, batch_size, max_length, scheme, device
+    (and ``qa`` settings for QA). Tagging writes schemas.PREDICTIONS, the other tasks their own."""
+    task = make_task(ctx.params["task"], ctx.params)
+    if task.info.kind == "tagging":
+        predict_tagging(ctx)
+    else:
+        predict_examples(ctx, task)
+
+
+def predict_examples(ctx, task) -> None:
+    """Predictions of a classification or QA model on its test examples (``task.predictions_frame``)."""
+    p = ctx.params
+    path = str(ctx.input["examples"])
+    df = read_artifact(path, task.examples)
+    model_dir = str(ctx.input["model"])
+    tokenizer = load_tokenizer(model_dir)
+    model = task.load_model(model_dir, int(p["seed"]))
+    torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
+    model.to(resolve_device(p["device"]))
+    out = task.predictions_frame(model, df, tokenizer, int(p["batch_size"]), int(p["max_length"]))
+    out["method"], out["seed"] = p["method"], int(p["seed"])
+    write_artifact(out, ctx.output["predictions"], task.predictions)
+    log.info("predicted %d %s examples with %s", len(out), task.info.name, model_dir)
+
+
+def predict_tagging(ctx) -> None:
+    """Word-level tags of a tagger on its test sentences (schemas.PREDICTIONS)."""
     from transformers import AutoModelForTokenClassification
 
     p = ctx.params
     scheme = p["scheme"]
     max_length, batch_size = int(p["max_length"]), int(p["batch_size"])
-    path = str(ctx.input["sentences"])
+    path = str(ctx.input["examples"])
     df = read_artifact(path, SENTENCES)
     missing = df["tags"].isna()
     if missing.any():

@@ -1,9 +1,20 @@
-"""The results report: a method x language F1 table (paper 001 Table 1 layout) and a bar plot.
+"""The results report: a method x language table (paper 001 Table 1 layout) and a bar plot.
 
 Rows are methods, columns the test languages (source first, then targets) and ``avg`` (mean over
-target languages, as the papers report). Cells are mean F1 over seeds, with the standard deviation
-when there is more than one seed. With both ZERO-SHOT and MTL-WS, the convergence plot (paper 001
-Figure 2) is drawn from their train logs (schemas.TRAIN_LOG, whose ``phase`` column marks the warm-up).
+target languages, as the papers report). What a cell holds follows the task (``tasks.task_info``),
+always in %, mean over seeds, with the standard deviation when there is more than one seed:
+
+- tagging (ner, absa): entity F1; csv columns method, lang, f1_mean, f1_std, n_seeds.
+- classification (cls): accuracy, then a macro-F1 table; csv columns method, lang, accuracy_mean,
+  accuracy_std, macro_f1_mean, macro_f1_std, n_seeds.
+- qa: ``F1 / EM`` as in paper 003 Table 1 (the ± is F1's std); csv columns method, lang, f1_mean,
+  f1_std, em_mean, em_std, n_seeds.
+
+In general the csv has ``{metric}_mean`` and ``{metric}_std`` for each of the task's metrics, in
+``TaskInfo.metrics`` order, and ``n_seeds`` counts the seeds of the headline (first) metric; a std is
+empty with one seed. With both ZERO-SHOT and MTL-WS, the convergence plot (paper 001 Figure 2) is drawn
+from their train logs (schemas.TRAIN_LOG, whose ``phase`` column marks the warm-up; its ``dev_f1``
+column holds the task's model-selection score, the headline metric).
 """
 
 from __future__ import annotations
@@ -25,16 +36,31 @@ from pipeline_steps.io import atomic_path, read_artifact, write_text  # noqa: E4
 from pipeline_steps.method_names import MAPPINGS, row_name, split_method  # noqa: E402
 from pipeline_steps.runner import StepContext  # noqa: E402
 from pipeline_steps.schemas import METRICS, TRAIN_LOG  # noqa: E402
+from pipeline_steps.tasks import TaskInfo, task_info  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 MAIN_PHASE = "main"  # the Trainer phase Figure 2 plots (MTL-WS: after the warm-up)
+DEFAULT_TASK = "ner"  # when the rule passes no ``task`` param (workflows from before issue 9)
+
+
+def _task(task: TaskInfo | str) -> TaskInfo:
+    return task if isinstance(task, TaskInfo) else task_info(task)
+
+
+def _label(task: TaskInfo, metric: str) -> str:
+    return task.metric_labels[task.metrics.index(metric)]
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def merge_per_language_models(metrics: pd.DataFrame, target_langs: list[str]) -> pd.DataFrame:
     """One row per config method: a per-language model (``to-de``) contributes only its own
-    language's cell to the ``to`` row, and the row's ``avg`` is the mean of those cells (per seed),
-    as in paper 001 Table 1. Other methods pass through unchanged."""
+    language's cells to the ``to`` row, and the row's ``avg`` of each metric is the mean of those
+    cells over the target languages (per seed, support summed), as in paper 001 Table 1. Other methods
+    pass through unchanged."""
     names = metrics["method"].drop_duplicates()
     lang_of = {m: split_method(m)[1] for m in names}
     row_of = {m: row_name(m) for m in names}
@@ -43,24 +69,24 @@ def merge_per_language_models(metrics: pd.DataFrame, target_langs: list[str]) ->
     kept = metrics[~per_lang]
     own = metrics[per_lang & (metrics["lang"] == model_lang)]
     own = own.assign(method=own["method"].map(row_of))
-    f1 = own[(own["metric"] == "f1") & own["lang"].isin(target_langs)]
-    avg = f1.groupby(["method", "seed"], as_index=False).agg(
+    targets = own[own["lang"].isin(target_langs)]
+    avg = targets.groupby(["method", "seed", "metric"], as_index=False, sort=False).agg(
         value=("value", "mean"), support=("support", "sum")
     )
-    avg = avg.assign(lang="avg", metric="f1")[metrics.columns]
+    avg = avg.assign(lang="avg")[metrics.columns]
     return pd.concat([kept, own, avg], ignore_index=True)
 
 
-def mapping_table(table: pd.DataFrame, default_mapping: str) -> pd.DataFrame:
-    """Paper 001 Table 5: per target language run with both mappings (and their avg), TO's F1 with
-    span-to-span and word-to-word projection and ``delta_lp`` = word2word - span2span. Empty when no
-    ``to@mapping`` model was run."""
+def mapping_table(table: pd.DataFrame, default_mapping: str, value: str = "f1_mean") -> pd.DataFrame:
+    """Paper 001 Table 5: per target language run with both mappings (and their avg), TO's score
+    (the ``value`` column of ``table``: the headline metric) with span-to-span and word-to-word
+    projection and ``delta_lp`` = word2word - span2span. Empty when no ``to@mapping`` model was run."""
     to = table[table["method"].str.fullmatch(r"to(@[a-z0-9]+)?")].copy()
     to["mapping"] = [m.partition("@")[2] or default_mapping for m in to["method"]]
     if to["mapping"].nunique() < 2:
         return pd.DataFrame(columns=["lang", *MAPPINGS, "delta_lp"])
     to = to[to["lang"] != "avg"]  # each row's own avg may cover other languages: recomputed below
-    wide = to.pivot_table(index="lang", columns="mapping", values="f1_mean", sort=False)
+    wide = to.pivot_table(index="lang", columns="mapping", values=value, sort=False)
     wide = wide.reindex(columns=list(MAPPINGS)).dropna()
     if len(wide) > 1:
         wide.loc["avg"] = wide.mean()
@@ -68,38 +94,101 @@ def mapping_table(table: pd.DataFrame, default_mapping: str) -> pd.DataFrame:
     return wide.reset_index().rename_axis(columns=None)
 
 
-def f1_table(metrics: pd.DataFrame, methods: list[str], langs: list[str]) -> pd.DataFrame:
-    """Mean/std/n of F1 (in %) per (method, lang); rows in ``methods`` order, columns ``langs`` + avg."""
-    f1 = metrics[metrics["metric"] == "f1"].copy()
-    f1["value"] = 100.0 * f1["value"]
-    stats = f1.groupby(["method", "lang"])["value"].agg(["mean", "std", "count"]).reset_index()
-    columns = [lang for lang in langs if lang in set(stats["lang"])] + ["avg"]
+def metric_table(
+    metrics: pd.DataFrame, methods: list[str], langs: list[str], names: tuple[str, ...] | list[str] = ("f1",)
+) -> pd.DataFrame:
+    """Mean/std (in %) of each metric in ``names`` per (method, lang) and the number of seeds of the
+    first (headline) one: columns method, lang, ``{name}_mean``, ``{name}_std`` per name, n_seeds.
+    Rows in ``methods`` order, each method's languages in ``langs`` order then avg; a cell exists where
+    the headline metric was measured (another metric missing there is NaN)."""
+    names = list(names)
+    part = metrics[metrics["metric"].isin(names)]
+    part = part.assign(value=100.0 * part["value"])
+    stats = part.groupby(["method", "lang", "metric"])["value"].agg(["mean", "std", "count"])
+    measured = set(part.loc[part["metric"] == names[0], "lang"])
+    columns = [lang for lang in langs if lang in measured] + ["avg"]
     rows = []
     for method in methods:
         for lang in columns:
-            hit = stats[(stats["method"] == method) & (stats["lang"] == lang)]
-            if len(hit):
-                s = hit.iloc[0]
-                rows.append((method, lang, s["mean"], s["std"], int(s["count"])))
-    return pd.DataFrame(rows, columns=["method", "lang", "f1_mean", "f1_std", "n_seeds"])
+            if (method, lang, names[0]) not in stats.index:
+                continue
+            row: list = [method, lang]
+            for name in names:
+                hit = stats.loc[(method, lang, name)] if (method, lang, name) in stats.index else None
+                row += [np.nan, np.nan] if hit is None else [hit["mean"], hit["std"]]
+            rows.append((*row, int(stats.loc[(method, lang, names[0]), "count"])))
+    stat_columns = [f"{name}_{stat}" for name in names for stat in ("mean", "std")]
+    return pd.DataFrame(rows, columns=["method", "lang", *stat_columns, "n_seeds"])
+
+
+def f1_table(metrics: pd.DataFrame, methods: list[str], langs: list[str]) -> pd.DataFrame:
+    """Mean/std/n of F1 (in %) per (method, lang); rows in ``methods`` order, columns ``langs`` + avg."""
+    return metric_table(metrics, methods, langs, ("f1",))
+
+
+def task_table(
+    metrics: pd.DataFrame, methods: list[str], langs: list[str], task: TaskInfo | str
+) -> pd.DataFrame:
+    """:func:`metric_table` of every metric of ``task`` (the layout of table.csv)."""
+    return metric_table(metrics, methods, langs, _task(task).metrics)
 
 
 def _cell(mean: float, std: float, n: int) -> str:
     return f"{mean:.2f}" if n < 2 or pd.isna(std) else f"{mean:.2f} ± {std:.2f}"
 
 
-def markdown(
-    table: pd.DataFrame, projection: dict | None, title: str, mappings: pd.DataFrame | None = None
-) -> str:
-    langs = list(dict.fromkeys(table["lang"]))
-    lines = [f"# {title}", "", "Entity F1 (%), mean over seeds (± std when several).", ""]
-    lines.append("| method | " + " | ".join(langs) + " |")
-    lines.append("|---|" + "---:|" * len(langs))
+def _qa_cell(f1: float, f1_std: float, em: float, n: int) -> str:
+    """``F1 / EM`` as in paper 003 (xTune) Table 1, one decimal; ``F1 ± std / EM`` over several seeds."""
+    head = f"{f1:.1f}" if n < 2 or pd.isna(f1_std) else f"{f1:.1f} ± {f1_std:.1f}"
+    return head if pd.isna(em) else f"{head} / {em:.1f}"
+
+
+def _caption(task: TaskInfo) -> str:
+    if task.kind == "qa":
+        return "F1 / EM (%) as in xTune (paper 003) Table 1, mean over seeds (± std of F1 when several)."
+    return f"{_capitalised(task.metric_labels[0])} (%), mean over seeds (± std when several)."
+
+
+def _grid(table: pd.DataFrame, langs: list[str], cell) -> list[str]:
+    """A method x language markdown table; ``cell(row)`` formats one row of ``table``."""
+    lines = ["| method | " + " | ".join(langs) + " |", "|---|" + "---:|" * len(langs)]
     for method, group in table.groupby("method", sort=False):
-        cells = {r.lang: _cell(r.f1_mean, r.f1_std, r.n_seeds) for r in group.itertuples()}
+        cells = {r.lang: cell(r) for r in group.itertuples()}
         lines.append(f"| {method} | " + " | ".join(cells.get(lang, "") for lang in langs) + " |")
+    return lines
+
+
+def _stat_cell(metric: str):
+    return lambda r: _cell(getattr(r, f"{metric}_mean"), getattr(r, f"{metric}_std"), r.n_seeds)
+
+
+def markdown(
+    table: pd.DataFrame,
+    projection: dict | None,
+    title: str,
+    mappings: pd.DataFrame | None = None,
+    task: TaskInfo | str = DEFAULT_TASK,
+) -> str:
+    """table.md: the headline table (tagging: entity F1; classification: accuracy; QA: ``F1 / EM``),
+    then a table per further metric not shown in the cells (classification: macro-F1), Table 5 (when
+    both projection mappings ran) and the label projection scores (when given)."""
+    info = _task(task)
+    langs = list(dict.fromkeys(table["lang"]))
+    lines = [f"# {title}", "", _caption(info), ""]
+    if info.kind == "qa":
+        shown = ["f1", "em"]
+        lines += _grid(table, langs, lambda r: _qa_cell(r.f1_mean, r.f1_std, r.em_mean, r.n_seeds))
+    else:
+        shown = [info.headline]
+        lines += _grid(table, langs, _stat_cell(info.headline))
+    for metric in info.metrics:
+        if metric not in shown and f"{metric}_mean" in table.columns:
+            lines += ["", f"## {_capitalised(_label(info, metric))} (%)", ""]
+            lines += _grid(table, langs, _stat_cell(metric))
     if mappings is not None and len(mappings):
-        lines += ["", "## TO with span-to-span vs word-to-word label projection (paper 001 Table 5)", ""]
+        scored = "" if info.kind == "tagging" else f"; {info.metric_labels[0]} %"
+        heading = f"## TO with span-to-span vs word-to-word label projection (paper 001 Table 5{scored})"
+        lines += ["", heading, ""]
         lines += ["| lang | span2span | word2word | ΔLP |", "|---|---:|---:|---:|"]
         for r in mappings.itertuples():
             lines.append(f"| {r.lang} | {r.span2span:.2f} | {r.word2word:.2f} | {r.delta_lp:+.2f} |")
@@ -121,9 +210,13 @@ def projection_rows(summary: dict) -> list[tuple[str, dict]]:
     return [(k, summary[k]) for k in [*langs, "avg"] if k in summary]
 
 
-def f1_figure(table: pd.DataFrame, title: str) -> tuple[Figure, Axes]:
-    """Grouped bars of mean F1 per test language (one bar per method), with +-1 std error bars on the
-    cells averaged over more than one seed only; the legend sits right of the axes, clear of the bars."""
+def f1_figure(
+    table: pd.DataFrame, title: str, metric: str = "f1", label: str = "entity F1"
+) -> tuple[Figure, Axes]:
+    """Grouped bars of the mean ``metric`` (the task's headline, named ``label`` on the axis) per test
+    language (one bar per method), with +-1 std error bars on the cells averaged over more than one seed
+    only; the legend sits right of the axes, clear of the bars."""
+    mean, std = table[f"{metric}_mean"], table[f"{metric}_std"]
     order = list(dict.fromkeys(table["lang"]))
     methods = list(dict.fromkeys(table["method"]))
     width = 0.8 / max(1, len(methods))
@@ -131,22 +224,23 @@ def f1_figure(table: pd.DataFrame, title: str) -> tuple[Figure, Axes]:
         figsize=(2.6 + 1.1 * len(order) * max(1, len(methods)) ** 0.5, 3.6), layout="constrained"
     )
     for i, method in enumerate(methods):
-        rows = table[table["method"] == method]
+        mine = (table["method"] == method).to_numpy()
+        rows = table[mine]
         pos = np.array([order.index(lang) for lang in rows["lang"]]) - 0.4 + width * (i + 0.5)
-        ax.bar(pos, rows["f1_mean"], width, label=method)
-        several = ((rows["n_seeds"] > 1) & rows["f1_std"].notna()).to_numpy()
+        ax.bar(pos, mean[mine], width, label=method)
+        several = ((rows["n_seeds"] > 1) & std[mine].notna()).to_numpy()
         if several.any():
             ax.errorbar(
                 pos[several],
-                rows["f1_mean"].to_numpy()[several],
-                yerr=rows["f1_std"].to_numpy()[several],
+                mean[mine].to_numpy()[several],
+                yerr=std[mine].to_numpy()[several],
                 fmt="none",
                 ecolor="black",
                 elinewidth=1,
                 capsize=3,
             )
     ax.set_xticks(range(len(order)), order)
-    ax.set_ylabel("entity F1 (%)")
+    ax.set_ylabel(f"{label} (%)")
     ax.set_xlabel("test language")
     ax.set_ylim(0, 100)
     ax.set_title(title)
@@ -160,14 +254,17 @@ def save_figure(fig: Figure, path: str | Path) -> None:
     plt.close(fig)
 
 
-def plot(table: pd.DataFrame, path: str | Path, title: str) -> None:
-    save_figure(f1_figure(table, title)[0], path)
+def plot(
+    table: pd.DataFrame, path: str | Path, title: str, metric: str = "f1", label: str = "entity F1"
+) -> None:
+    save_figure(f1_figure(table, title, metric, label)[0], path)
 
 
 def convergence(logs: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Dev F1 against fine-tuning step (paper 001 Figure 2), from the train logs alone: the steps of the
-    ``main`` phase (for MTL-WS those after the warm-up) numbered from 1, so both curves start at the
-    first adaptation step. A log without a ``main`` phase is plotted whole."""
+    """Dev score against fine-tuning step (paper 001 Figure 2), from the train logs alone: the steps of
+    the ``main`` phase (for MTL-WS those after the warm-up) numbered from 1, so both curves start at the
+    first adaptation step. A log without a ``main`` phase is plotted whole. The score is the train log's
+    ``dev_f1`` (the task's model-selection metric), in %."""
     rows = []
     for method, df in logs.items():
         main = df[df["phase"] == MAIN_PHASE]
@@ -179,28 +276,35 @@ def convergence(logs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "step", "dev_f1"])
 
 
-def plot_convergence(curves: pd.DataFrame, path: str | Path, title: str) -> None:
+def convergence_figure(curves: pd.DataFrame, title: str, label: str = "entity F1") -> tuple[Figure, Axes]:
+    """One line per method of :func:`convergence`; the y axis names the task's headline metric."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for method, group in curves.groupby("method", sort=False):
         ax.plot(group["step"], group["dev_f1"], marker="o", markersize=3, label=method)
     ax.set_xlabel("fine-tuning step (after warm-up)")
-    ax.set_ylabel("source dev F1 (%)")
+    ax.set_ylabel(f"source dev {label} (%)")
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    save_figure(fig, path)
+    return fig, ax
+
+
+def plot_convergence(curves: pd.DataFrame, path: str | Path, title: str, label: str = "entity F1") -> None:
+    save_figure(convergence_figure(curves, title, label)[0], path)
 
 
 def main(ctx: StepContext) -> None:
     """Rule ``report``. input: metrics (eval artifacts), projection (optional: [summary.json]),
     train_logs (one per ``curve_methods``; nothing else of a model is read); output: table, csv, plot,
     convergence (optional: [png]); params: experiment, source_lang, target_langs, methods, mapping,
-    curve_methods."""
+    curve_methods, task (ner | absa | cls | qa; ``ner`` when absent)."""
     frames = [read_artifact(p, METRICS) for p in ctx.input["metrics"]]
     p = ctx.params
+    task = task_info(p["task"])
+    label = task.metric_labels[0]
     metrics = merge_per_language_models(pd.concat(frames, ignore_index=True), list(p["target_langs"]))
     langs = [p["source_lang"]] + list(p["target_langs"])
-    table = f1_table(metrics, list(p["methods"]), langs)
+    table = task_table(metrics, list(p["methods"]), langs, task)
     convergence_png = ctx.output.get("convergence")  # a one-element list, or empty without curves
     if isinstance(convergence_png, list):
         convergence_png = convergence_png[0] if convergence_png else None
@@ -209,14 +313,14 @@ def main(ctx: StepContext) -> None:
             m: read_artifact(f, TRAIN_LOG)
             for m, f in zip(p["curve_methods"], ctx.input["train_logs"], strict=True)
         }
-        plot_convergence(convergence(logs), convergence_png, "Effect of warm-up on convergence")
+        plot_convergence(convergence(logs), convergence_png, "Effect of warm-up on convergence", label=label)
     projection = None
     if ctx.input.get("projection"):
         projection = json.loads(Path(ctx.input["projection"][0]).read_text(encoding="utf-8"))
     title = f"xlt results: {p['experiment']}"
-    mappings = mapping_table(table, p["mapping"])
-    write_text(markdown(table, projection, title, mappings), ctx.output["table"])
+    mappings = mapping_table(table, p["mapping"], f"{task.headline}_mean")
+    write_text(markdown(table, projection, title, mappings, task), ctx.output["table"])
     with atomic_path(ctx.output["csv"], suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
-    plot(table, ctx.output["plot"], title)
+    plot(table, ctx.output["plot"], f"{title} ({label})", task.headline, label)
     log.info("report: %d methods x %d languages", table["method"].nunique(), table["lang"].nunique())

@@ -218,6 +218,45 @@ PREDICTIONS = Artifact(
     description="Model predictions next to the gold tags of one test sentence.",
 )
 
+CLS_PREDICTIONS = Artifact(
+    "cls_predictions",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("gold", pa.string()),
+            ("pred", pa.string()),
+            ("score", pa.float64()),
+            ("method", pa.string()),
+            ("seed", pa.int64()),
+        ]
+    ),
+    nullable=frozenset({"gold"}),
+    unique=("id",),
+    description="The predicted label of one test example (score: its probability) next to the gold one.",
+)
+
+QA_PREDICTIONS = Artifact(
+    "qa_predictions",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("gold_texts", STR_LIST),
+            ("pred_text", pa.string()),
+            ("pred_start", pa.int64()),
+            ("score", pa.float64()),
+            ("method", pa.string()),
+            ("seed", pa.int64()),
+        ]
+    ),
+    unique=("id",),
+    description=(
+        "The decoded answer of one test question: its text, character start in the context (-1: no "
+        "valid span) and score (start + end logit), next to the gold answers."
+    ),
+)
+
 METRICS = Artifact(
     "metrics",
     pa.schema(
@@ -266,6 +305,8 @@ ARTIFACTS: dict[str, Artifact] = {
         PROJECTED,
         PROJECTION_SCORES,
         PREDICTIONS,
+        CLS_PREDICTIONS,
+        QA_PREDICTIONS,
         METRICS,
         TRAIN_LOG,
     )
@@ -319,7 +360,9 @@ WHERE = {
     "alignments": "align/{corpus}.{lang}.parquet",
     "projected": "project/{corpus}.{lang}.{mapping}.parquet",
     "projection_scores": "projection/scores.parquet (+ summary.json)",
-    "predictions": "predict/{method}/{seed}/{lang}.parquet",
+    "predictions": "predict/{method}/{seed}/{lang}.parquet (tagging)",
+    "cls_predictions": "predict/{method}/{seed}/{lang}.parquet (task cls)",
+    "qa_predictions": "predict/{method}/{seed}/{lang}.parquet (task qa)",
     "metrics": "eval/{method}/{seed}.parquet",
     "train_log": "finetune/{method}/{seed}/train_log.parquet",
 }

@@ -27,6 +27,7 @@ from pipeline_steps.method_names import (
     row_name,
     split_method,
 )
+from pipeline_steps.tasks import task_info
 
 DATASET_NAME = r"train|dev|test\.[a-z]{2,3}|(gold|par)\.[a-z]{2,3}\.(src|tgt)"
 WILDCARDS = {
@@ -38,8 +39,12 @@ WILDCARDS = {
     "seed": r"\d+",
 }
 TINY = "tiny"
-#: Formats that give sentences (everything but ``squad``, which gives QA examples).
-SENTENCE_FORMATS = frozenset({"conll2003", "conll2002", "tsv", "wikiann", "lines"})
+#: The input formats of each kind of task (the format decides the ingest artifact).
+TASK_FORMATS = {
+    "tagging": frozenset({"conll2003", "conll2002", "tsv", "wikiann", "lines"}),
+    "classification": frozenset({"xnli", "mnli_json", "xlmt", "sib200"}),
+    "qa": frozenset({"squad"}),
+}
 #: finetune keys that do not change what is trained (kept out of the checkpoint fingerprint).
 NOT_TRAJECTORY = frozenset({"checkpoint_steps", "keep_last_checkpoints", "keep_checkpoints", "device"})
 
@@ -104,9 +109,27 @@ def dataset(config: dict, name: str) -> dict[str, Any]:
         "limit": entry["limit"],
         "skip": entry["skip"],
         "sep": entry["sep"],
-        "labels": list(config["labels"]),
+        "labels": list(config["labels"]) if task_kind(config) != "qa" else None,
         "require_tags": split != "par",
+        "label_names": entry.get("label_names"),
+        "unescape": entry.get("unescape"),
+        "question_ids": entry.get("question_ids"),
     }
+
+
+def dataset_companions(config: dict, name: str) -> list[str]:
+    """Files read with dataset ``name``'s own file (an input, so editing them reruns ingest): the
+    ``*_labels.txt`` beside an ``xlmt`` text file."""
+    path = dataset_path(config, name)
+    if _dataset_entry(config, name)[0]["format"] == "xlmt" and path.endswith("_text.txt"):
+        labels = path[: -len("_text.txt")] + "_labels.txt"
+        return [labels] if Path(labels).exists() else []
+    return []
+
+
+def task_kind(config: dict) -> str:
+    """tagging | classification | qa (``pipeline_steps.tasks``)."""
+    return task_info(config["task"]).kind
 
 
 def input_scheme(entry: dict) -> str:
@@ -270,12 +293,16 @@ def tiny_model_inputs(config: dict) -> list[str]:
 
 
 def tiny_model_texts(config: dict) -> list[str]:
-    """Text the tiny model's tokenizer and MLM see: labelled train/dev and unlabelled parallel text."""
+    """Text the tiny model's tokenizer and MLM see: labelled train/dev, unlabelled parallel text, and for
+    classification the translated training examples (its only target-language text)."""
     r = results_dir(config)
     names = ["train", "dev"]
     for lang in config["data"]["parallel"]:
         names += [f"par.{lang}.src", f"par.{lang}.tgt"]
-    return [f"{r}/ingest/{n}.parquet" for n in names]
+    texts = [f"{r}/ingest/{n}.parquet" for n in names]
+    if task_kind(config) == "classification":
+        texts += [translated_examples_path(config, lang) for lang in translate_langs(config)]
+    return texts
 
 
 def tiny_model_params(config: dict) -> dict[str, Any]:
@@ -301,11 +328,18 @@ def method_extra_langs(config: dict, method: str) -> list[str]:
 
 
 def method_inputs(config: dict, method: str) -> list[str]:
-    """Projected training data of ``method``, under its ``@mapping`` or ``project.mapping``."""
+    """Translated training data of ``method``: for tagging the projection under its ``@mapping`` (or
+    ``project.mapping``); for classification the translated examples (labels carried over)."""
+    langs = method_extra_langs(config, method)
+    if task_kind(config) == "classification":
+        return [translated_examples_path(config, lang) for lang in langs]
     mapping = method_mapping(method, default_mapping(config))
-    return [
-        projected_path(config, "translated", lang, mapping) for lang in method_extra_langs(config, method)
-    ]
+    return [projected_path(config, "translated", lang, mapping) for lang in langs]
+
+
+def translated_examples_path(config: dict, lang: str) -> str:
+    """The source training examples translated into ``lang`` (classification translate-train)."""
+    return f"{results_dir(config)}/translate/train.{lang}.parquet"
 
 
 def method_test_langs(config: dict, method: str) -> list[str]:
@@ -352,6 +386,7 @@ def finetune_params(config: dict) -> dict[str, Any]:
         "labels": list(config["labels"]),
         "task": config["task"],
         "target_langs": translate_langs(config),
+        "qa": config["qa"],
     }
 
 
@@ -363,6 +398,9 @@ def checkpoint_dir(config: dict, method: str, seed: int) -> str:
 
 def predict_params(config: dict) -> dict[str, Any]:
     return {
+        "task": config["task"],
+        "labels": list(config["labels"]),
+        "qa": config["qa"],
         "batch_size": config["predict"]["batch_size"],
         "max_length": config["finetune"]["max_length"],
         "device": config["finetune"]["device"],
@@ -371,6 +409,17 @@ def predict_params(config: dict) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------- report
+
+
+def evaluate_params(config: dict) -> dict[str, Any]:
+    return {
+        "task": config["task"],
+        "labels": list(config["labels"]),
+        "qa": config["qa"],
+        "scheme": config["scheme"],
+        "source_lang": config["source_lang"],
+        "qa_variants": {lang: e["qa_metric"] for lang, e in config["data"]["test"].items()},
+    }
 
 
 def convergence_methods(config: dict) -> list[str]:
@@ -394,6 +443,7 @@ def report_inputs(config: dict) -> dict[str, list[str]]:
 
 def report_params(config: dict) -> dict[str, Any]:
     return {
+        "task": config["task"],
         "experiment": config["experiment"],
         "source_lang": config["source_lang"],
         "target_langs": config["target_langs"],
@@ -407,7 +457,10 @@ def all_targets(config: dict) -> list[str]:
     """Final outputs of a full run (rule ``all``)."""
     r = results_dir(config)
     targets = [f"{r}/report/table.md", f"{r}/report/table.csv", f"{r}/report/f1.png"]
-    targets += [projected_path(config, "translated", lang) for lang in translate_langs(config)]
+    if task_kind(config) == "tagging":
+        targets += [projected_path(config, "translated", lang) for lang in translate_langs(config)]
+    elif task_kind(config) == "classification":
+        targets += [translated_examples_path(config, lang) for lang in translate_langs(config)]
     if gold_langs(config):
         targets.append(f"{r}/projection/summary.json")
     if config["task"] == "ner":  # spaCy entity spans of the unlabelled source side: NER only
@@ -452,7 +505,18 @@ def check(config: dict, root: str | Path = ".") -> None:
 
 
 def _check_methods(config: dict) -> None:
+    kind = task_kind(config)
     for name in config["methods"]:
+        base = split_method(name)[0]
+        if base == "mtl_ws" and kind != "tagging":
+            raise ConfigError(
+                f"methods: mtl_ws warms up a tagger (paper 001); task {config['task']!r} is {kind}"
+            )
+        if kind == "qa" and method_extra_langs(config, name):
+            raise ConfigError(
+                f"methods: {name!r} trains on translated QA data, which needs the answer span projected "
+                "through the alignment (not built yet: issue 9); use zero_shot for task qa"
+            )
         lang = split_method(name)[1]  # ConfigError on a name outside the grammar
         if lang is not None and lang not in translate_langs(config):
             raise ConfigError(
@@ -471,11 +535,12 @@ def _data_entries(config: dict) -> list[tuple[str, dict]]:
 
 
 def _check_data_entries(config: dict) -> None:
+    kind = task_kind(config)
     for key, entry in _data_entries(config):
-        if entry["format"] not in SENTENCE_FORMATS:
+        if entry["format"] not in TASK_FORMATS[kind]:
             raise ConfigError(
-                f"{key}.format: {entry['format']!r} gives QA examples, but task {config['task']!r} "
-                f"needs sentences (one of {sorted(SENTENCE_FORMATS)})"
+                f"{key}.format: {entry['format']!r} is not a format of task {config['task']!r} "
+                f"({kind}: one of {sorted(TASK_FORMATS[kind])})"
             )
         if entry["format"] == "lines" and not key.startswith("data.parallel."):
             raise ConfigError(f"{key}.format: 'lines' is unlabelled text; this file needs tags")

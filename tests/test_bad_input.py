@@ -37,7 +37,7 @@ def run_bad(
     elif isinstance(content, bytes):
         raw.write_bytes(content)
     out_dir = tmp_path / "out"
-    key = "qa" if fmt == "squad" else "sentences"
+    key = "examples"
     ctx = StepContext(
         input={"raw": str(raw)},
         output={key: str(out_dir / "x.parquet")},

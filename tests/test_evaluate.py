@@ -163,7 +163,15 @@ def _ctx(tmp_path, frames, **params):
         path = tmp_path / f"pred{i}.parquet"
         write_artifact(frame, path, PREDICTIONS)
         paths.append(str(path))
-    params = {"method": "zero_shot", "seed": 13, "scheme": "bio", "source_lang": "en", **params}
+    params = {
+        "task": "ner",
+        "labels": ["PER", "LOC"],
+        "method": "zero_shot",
+        "seed": 13,
+        "scheme": "bio",
+        "source_lang": "en",
+        **params,
+    }
     return StepContext(
         input={"predictions": paths}, output={"metrics": str(tmp_path / "out.parquet")}, params=params
     )

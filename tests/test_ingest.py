@@ -18,7 +18,7 @@ from pipeline_steps.schemas import QA_EXAMPLES, SENTENCES
 FIX = Path(__file__).resolve().parent / "data" / "formats"
 
 
-def ctx_for(raw: Path, out: Path, key: str = "sentences", **params) -> StepContext:
+def ctx_for(raw: Path, out: Path, **params) -> StepContext:
     base = {
         "lang": "en",
         "split": "train",
@@ -27,7 +27,7 @@ def ctx_for(raw: Path, out: Path, key: str = "sentences", **params) -> StepConte
         "tokenize": None,
         "encoding": None,
     }
-    return StepContext(input={"raw": str(raw)}, output={key: str(out)}, params={**base, **params})
+    return StepContext(input={"raw": str(raw)}, output={"examples": str(out)}, params={**base, **params})
 
 
 def test_ingest_conll2003_writes_sentences_and_logs_counts(tmp_path, caplog):
@@ -73,7 +73,7 @@ def test_ingest_encoding_param(tmp_path):
 
 def test_ingest_squad_writes_qa(tmp_path):
     out = tmp_path / "qa.parquet"
-    ingest.main(ctx_for(FIX / "squad.json", out, key="qa", format="squad", split="test"))
+    ingest.main(ctx_for(FIX / "squad.json", out, format="squad", split="test"))
     assert pq.read_table(out).schema.equals(QA_EXAMPLES.schema, check_metadata=False)
     df = read_artifact(out, QA_EXAMPLES)
     assert list(df["id"]) == ["test-en-q1", "test-en-q2", "test-en-q3"]
@@ -92,16 +92,15 @@ def test_sentence_stats():
     }
 
 
-def test_output_key_must_match_format(tmp_path):
-    with pytest.raises(ConfigError, match="'qa'"):
-        ingest.main(ctx_for(FIX / "squad.json", tmp_path / "x.parquet", key="sentences", format="squad"))
-    with pytest.raises(ConfigError, match="'sentences'"):
-        ingest.main(ctx_for(FIX / "europarl_en.tsv", tmp_path / "x.parquet", key="qa", format="tsv"))
-    assert not (tmp_path / "x.parquet").exists()
+def test_the_artifact_follows_the_format(tmp_path):
+    ingest.main(ctx_for(FIX / "squad.json", tmp_path / "qa.parquet", format="squad"))
+    assert read_artifact(tmp_path / "qa.parquet", QA_EXAMPLES)["question"].notna().all()
+    ingest.main(ctx_for(FIX / "europarl_en.tsv", tmp_path / "s.parquet", format="tsv"))
+    assert read_artifact(tmp_path / "s.parquet", SENTENCES)["tokens"].map(len).min() > 0
 
 
 def test_missing_params(tmp_path):
-    ctx = StepContext(input={"raw": str(FIX / "europarl_en.tsv")}, output={"sentences": str(tmp_path / "x")})
+    ctx = StepContext(input={"raw": str(FIX / "europarl_en.tsv")}, output={"examples": str(tmp_path / "x")})
     with pytest.raises(ConfigError, match="format"):
         ingest.main(ctx)
 

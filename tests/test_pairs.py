@@ -19,7 +19,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def ingest_file(raw: Path, out: Path, fmt: str, lang: str, split: str = "par", **params) -> Path:
     ctx = StepContext(
         input={"raw": str(raw)},
-        output={"sentences": str(out)},
+        output={"examples": str(out)},
         params={"format": fmt, "lang": lang, "split": split, "scheme": "bio", **params},
     )
     ingest.main(ctx)

@@ -57,6 +57,7 @@ def test_main_writes_table_csv_and_png(tmp_path):
         "target_langs": ["de", "es"],
         "methods": ["zero_shot"],
         "mapping": "span2span",
+        "task": "ner",
     }
     report.main(
         StepContext(input={"metrics": [str(m)], "projection": [str(proj)]}, output=out, params=params)
@@ -145,7 +146,11 @@ def test_main_draws_the_convergence_plot_from_train_logs_only(tmp_path, monkeypa
         paths.append(str(tmp_path / f"{method}.parquet"))
         write_artifact(df, paths[-1], TRAIN_LOG)
     drawn = {}
-    monkeypatch.setattr(report, "plot_convergence", lambda curves, path, title: drawn.update(curves=curves))
+    monkeypatch.setattr(
+        report,
+        "plot_convergence",
+        lambda curves, path, title, label: drawn.update(curves=curves, label=label),
+    )
     out = {k: str(tmp_path / n) for k, n in (("table", "t.md"), ("csv", "t.csv"), ("plot", "f1.png"))}
     out["convergence"] = [str(tmp_path / "convergence.png")]
     params = {
@@ -155,6 +160,7 @@ def test_main_draws_the_convergence_plot_from_train_logs_only(tmp_path, monkeypa
         "methods": ["zero_shot"],
         "mapping": "span2span",
         "curve_methods": list(logs),
+        "task": "ner",
     }
     report.main(StepContext(input={"metrics": [str(m)], "train_logs": paths}, output=out, params=params))
     curves = drawn["curves"].set_index(["method", "step"])["dev_f1"]
@@ -164,6 +170,7 @@ def test_main_draws_the_convergence_plot_from_train_logs_only(tmp_path, monkeypa
         ("mtl_ws", 2): 50.0,
         ("mtl_ws", 4): 80.0,
     }
+    assert drawn["label"] == "entity F1"  # no task param: NER
 
 
 def one_seed_table(methods=("zero_shot", "mtl", "mtl_ws")) -> pd.DataFrame:
@@ -207,3 +214,209 @@ def test_f1_plot_legend_is_outside_the_bars():
         assert fig.bbox.contains(legend.x1 - 1, legend.y0 + 1)  # inside the figure, not cut off
     finally:
         plt.close(fig)
+
+
+COLUMNS = ["method", "seed", "lang", "metric", "value", "support"]
+
+
+def task_run(scores: dict[str, dict[tuple[str, int], dict[str, tuple[float, ...]]]]) -> pd.DataFrame:
+    """METRICS rows from ``{metric: {(method, seed): {lang: value}}}`` (a value per en, de, es, avg)."""
+    rows = []
+    for metric, runs in scores.items():
+        for (method, seed), values in runs.items():
+            rows += [
+                (method, seed, lang, metric, v, 10)
+                for lang, v in zip(("en", "de", "es", "avg"), values, strict=True)
+            ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def run_main(tmp_path, metrics: pd.DataFrame, task: str | None, methods=("zero_shot", "to")) -> dict:
+    m = tmp_path / "m.parquet"
+    write_artifact(metrics, m, METRICS)
+    out = {k: str(tmp_path / n) for k, n in (("table", "t.md"), ("csv", "t.csv"), ("plot", "f1.png"))}
+    params = {
+        "experiment": "x",
+        "source_lang": "en",
+        "target_langs": ["de", "es"],
+        "methods": list(methods),
+        "mapping": "span2span",
+    }
+    if task is not None:
+        params["task"] = task
+    report.main(StepContext(input={"metrics": [str(m)]}, output=out, params=params))
+    assert Path(out["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return out
+
+
+# A classification run: zero_shot with two seeds, TO as one model per target language (one seed).
+# The per-language models are also scored on the other languages: only their own cells count.
+CLS = {
+    "accuracy": {
+        ("zero_shot", 1): (0.80, 0.60, 0.70, 0.65),
+        ("zero_shot", 2): (0.82, 0.64, 0.74, 0.69),
+        ("to-de", 1): (0.79, 0.66, 0.50, 0.58),
+        ("to-es", 1): (0.78, 0.52, 0.76, 0.64),
+    },
+    "macro_f1": {
+        ("zero_shot", 1): (0.78, 0.55, 0.65, 0.60),
+        ("zero_shot", 2): (0.80, 0.59, 0.69, 0.64),
+        ("to-de", 1): (0.77, 0.61, 0.40, 0.50),
+        ("to-es", 1): (0.76, 0.42, 0.71, 0.56),
+    },
+}
+
+
+def test_cls_report_shows_accuracy_then_macro_f1(tmp_path):
+    out = run_main(tmp_path, task_run(CLS), "cls")
+    assert Path(out["table"]).read_text(encoding="utf-8") == (
+        "# xlt results: x\n"
+        "\n"
+        "Accuracy (%), mean over seeds (± std when several).\n"
+        "\n"
+        "| method | en | de | es | avg |\n"
+        "|---|---:|---:|---:|---:|\n"
+        "| zero_shot | 81.00 ± 1.41 | 62.00 ± 2.83 | 72.00 ± 2.83 | 67.00 ± 2.83 |\n"
+        "| to |  | 66.00 | 76.00 | 71.00 |\n"
+        "\n"
+        "## Macro-F1 (%)\n"
+        "\n"
+        "| method | en | de | es | avg |\n"
+        "|---|---:|---:|---:|---:|\n"
+        "| zero_shot | 79.00 ± 1.41 | 57.00 ± 2.83 | 67.00 ± 2.83 | 62.00 ± 2.83 |\n"
+        "| to |  | 61.00 | 71.00 | 66.00 |\n"
+    )
+    csv = pd.read_csv(out["csv"])
+    assert csv.columns.tolist() == [
+        "method",
+        "lang",
+        "accuracy_mean",
+        "accuracy_std",
+        "macro_f1_mean",
+        "macro_f1_std",
+        "n_seeds",
+    ]
+    assert list(zip(csv["method"], csv["lang"], strict=True)) == [
+        ("zero_shot", "en"),
+        ("zero_shot", "de"),
+        ("zero_shot", "es"),
+        ("zero_shot", "avg"),
+        ("to", "de"),
+        ("to", "es"),
+        ("to", "avg"),
+    ]
+    csv = csv.set_index(["method", "lang"])
+    assert csv.loc[("zero_shot", "de")].tolist() == pytest.approx([62.0, 2.8284, 57.0, 2.8284, 2])
+    # the avg of the merged TO row: mean of its own-language cells, for each metric
+    assert csv.loc[("to", "avg"), ["accuracy_mean", "macro_f1_mean", "n_seeds"]].tolist() == [71.0, 66.0, 1]
+    assert csv.loc[("to", "avg"), ["accuracy_std", "macro_f1_std"]].isna().all()
+
+
+# A QA run, laid out like CLS; the TO cells are paper 003 style "F1 / EM".
+QA = {
+    "f1": {
+        ("zero_shot", 1): (0.85, 0.70, 0.74, 0.72),
+        ("zero_shot", 2): (0.87, 0.72, 0.76, 0.74),
+        ("to-de", 1): (0.80, 0.713, 0.40, 0.55),
+        ("to-es", 1): (0.79, 0.45, 0.651, 0.55),
+    },
+    "em": {
+        ("zero_shot", 1): (0.72, 0.54, 0.58, 0.56),
+        ("zero_shot", 2): (0.74, 0.56, 0.60, 0.58),
+        ("to-de", 1): (0.70, 0.552, 0.30, 0.43),
+        ("to-es", 1): (0.69, 0.33, 0.480, 0.41),
+    },
+}
+
+
+def test_qa_report_cells_are_f1_slash_em(tmp_path):
+    out = run_main(tmp_path, task_run(QA), "qa")
+    assert Path(out["table"]).read_text(encoding="utf-8") == (
+        "# xlt results: x\n"
+        "\n"
+        "F1 / EM (%) as in xTune (paper 003) Table 1, mean over seeds (± std of F1 when several).\n"
+        "\n"
+        "| method | en | de | es | avg |\n"
+        "|---|---:|---:|---:|---:|\n"
+        "| zero_shot | 86.0 ± 1.4 / 73.0 | 71.0 ± 1.4 / 55.0 | 75.0 ± 1.4 / 59.0 | 73.0 ± 1.4 / 57.0 |\n"
+        "| to |  | 71.3 / 55.2 | 65.1 / 48.0 | 68.2 / 51.6 |\n"
+    )
+    csv = pd.read_csv(out["csv"])
+    assert csv.columns.tolist() == ["method", "lang", "f1_mean", "f1_std", "em_mean", "em_std", "n_seeds"]
+    csv = csv.set_index(["method", "lang"])
+    assert csv.loc[("zero_shot", "avg")].tolist() == pytest.approx([73.0, 1.4142, 57.0, 1.4142, 2])
+    assert csv.loc[("to", "de"), ["f1_mean", "em_mean"]].tolist() == pytest.approx([71.3, 55.2])
+    assert csv.loc[("to", "avg"), ["f1_mean", "em_mean"]].tolist() == pytest.approx([68.2, 51.6])
+    assert ("to", "en") not in csv.index
+
+
+def test_plots_name_the_task_headline_metric():
+    merged = report.merge_per_language_models(task_run(CLS), ["de", "es"])
+    table = report.task_table(merged, ["zero_shot", "to"], ["en", "de", "es"], "cls")
+    fig, ax = report.f1_figure(table, "t", "accuracy", "accuracy")
+    try:
+        assert ax.get_ylabel() == "accuracy (%)"
+        [bars] = errorbars(ax)  # zero_shot's four two-seed cells only
+        assert len(bars.lines[2][0].get_segments()) == 4
+    finally:
+        plt.close(fig)
+    curves = pd.DataFrame({"method": ["zero_shot"], "step": [1], "dev_f1": [50.0]})
+    fig, ax = report.convergence_figure(curves, "t", report.task_info("qa").metric_labels[0])
+    try:
+        assert ax.get_ylabel() == "source dev F1 (%)"
+    finally:
+        plt.close(fig)
+
+
+def test_ner_report_is_unchanged_by_the_task_param(tmp_path):
+    """A NER run's table.md and table.csv as before the report knew of tasks (byte for byte)."""
+    rows = []
+    for seed in (1, 2):
+        for lang, v in (
+            ("en", 0.91),
+            ("de", 0.5 + 0.013 * seed),
+            ("es", 0.6 + 0.021 * seed),
+            ("avg", 0.55 + 0.017 * seed),
+        ):
+            rows += [("zero_shot", seed, lang, m, v, 10) for m in ("f1", "precision", "f1_PER")]
+    for method, own, v in (("to-de", "de", 0.567), ("to-es", "es", 0.643), ("to-es@word2word", "es", 0.601)):
+        rows += [
+            (method, 1, lang, m, v if lang == own else 0.3, 7)
+            for lang in ("en", own)
+            for m in ("f1", "recall")
+        ]
+    metrics = pd.DataFrame(rows, columns=COLUMNS)
+    # both files as written by the report step before it knew of tasks
+    expected_md = (
+        "# xlt results: x\n"
+        "\n"
+        "Entity F1 (%), mean over seeds (± std when several).\n"
+        "\n"
+        "| method | en | de | es | avg |\n"
+        "|---|---:|---:|---:|---:|\n"
+        "| zero_shot | 91.00 ± 0.00 | 51.95 ± 0.92 | 63.15 ± 1.48 | 57.55 ± 1.20 |\n"
+        "| to |  | 56.70 | 64.30 | 60.50 |\n"
+        "| to@word2word |  |  | 60.10 | 60.10 |\n"
+        "\n"
+        "## TO with span-to-span vs word-to-word label projection (paper 001 Table 5)\n"
+        "\n"
+        "| lang | span2span | word2word | ΔLP |\n"
+        "|---|---:|---:|---:|\n"
+        "| es | 64.30 | 60.10 | -4.20 |\n"
+    )
+    expected_csv = (
+        "method,lang,f1_mean,f1_std,n_seeds\n"
+        "zero_shot,en,91.0000,0.0000,2\n"
+        "zero_shot,de,51.9500,0.9192,2\n"
+        "zero_shot,es,63.1500,1.4849,2\n"
+        "zero_shot,avg,57.5500,1.2021,2\n"
+        "to,de,56.7000,,1\n"
+        "to,es,64.3000,,1\n"
+        "to,avg,60.5000,,1\n"
+        "to@word2word,es,60.1000,,1\n"
+        "to@word2word,avg,60.1000,,1\n"
+    )
+    for i, task in enumerate(("ner", "absa")):
+        out = run_main(tmp_path / str(i), metrics, task, ["zero_shot", "to", "to@word2word"])
+        assert Path(out["table"]).read_text(encoding="utf-8") == expected_md
+        assert Path(out["csv"]).read_text(encoding="utf-8") == expected_csv

@@ -221,7 +221,7 @@ def test_main_gold_from_ingested_file(tmp_path):
     ingest.main(
         StepContext(
             input={"raw": str(FIX / "europarl_en.tsv")},
-            output={"sentences": str(sent)},
+            output={"examples": str(sent)},
             params={"format": "tsv", "lang": "en", "split": "gold", "scheme": "bio"},
         )
     )

@@ -98,7 +98,10 @@ def test_finetune_knobs_the_step_reads_are_valid_config_keys():
         (lambda c: c["methods"].append("to@char2char"), "to@char2char"),
         (lambda c: c["methods"].append("zero_shot-de"), "zero_shot-de"),
         (lambda c: c["data"]["test"]["de"].update(encoding="latin-9x"), "data.test.de.encoding"),
-        (lambda c: c["data"]["train"].update(format="squad"), "data.train.format: 'squad' gives QA"),
+        (
+            lambda c: c["data"]["train"].update(format="squad"),
+            "'squad' is not a format of task 'ner'",
+        ),
         (lambda c: c["data"]["dev"].update(format="lines"), "data.dev.format: 'lines' is unlabelled"),
         (lambda c: c["translate"].update(provider="http", http={}), "translate.http.url"),
         (lambda c: c["translate"].update(provider="hf", hf={}), "translate.hf.name_or_path"),

@@ -58,6 +58,18 @@ class MethodData:
     extra: list[pd.DataFrame] = field(default_factory=list)  # projected target data (schemas.PROJECTED)
     params: dict[str, Any] = field(default_factory=dict)  # every finetune param, for method-specific keys
     log: logging.Logger = log
+    task: Any = None  # pipeline_steps.tasks: how examples become a recipe (None: tagging with label2id)
+
+    def recipe(self, frame: pd.DataFrame):
+        """The supervised recipe of the task over ``frame`` (every method trains through this)."""
+        if self.task is not None:
+            return self.task.recipe(frame, self.tokenizer, self.batch_size, self.max_length, self.seed)
+        return SupervisedTagging(self.encode(frame), self.batch_size, self.seed, self.pad_id)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns a union of training sets keeps (translate-train methods)."""
+        return tuple(self.task.columns) if self.task is not None else ("id", "tokens", "tags")
 
     @property
     def pad_id(self) -> int:

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.methods.supervised import SupervisedTagging, tagging_loss
+from pipeline_steps.methods.supervised import tagging_loss
 from pipeline_steps.methods.translate_train import all_target_langs, projected_by_lang, require_langs
 from pipeline_steps.models.token_classification import Encoded, collate
 from pipeline_steps.train import Trainer, TrainResult, epoch_generator
@@ -287,6 +287,9 @@ class MultilingualWarmStart:
         return warmup_settings(self.data.method_params, self.data.params.get("task"), self.data.batch_size)
 
     def warmup_recipe(self, s: WarmupSettings) -> WarmupRecipe:
+        kind = getattr(getattr(self.data.task, "info", None), "kind", "tagging")
+        if kind != "tagging":
+            raise ConfigError(f"mtl_ws: the warm-up is defined for sequence tagging (paper 001), not {kind}")
         langs = all_target_langs(self.data, self.name)
         sets = require_langs(projected_by_lang(self.data.extra), langs, self.name)
         streams = {
@@ -316,6 +319,4 @@ class MultilingualWarmStart:
             trainer.run(WARMUP_PHASE, model, warm, select=False, **warmup_overrides(s))
         finally:
             warm.release()
-        enc = self.data.encode(self.data.train)
-        source = SupervisedTagging(enc, self.data.batch_size, self.data.seed, self.data.pad_id)
-        return trainer.run(MAIN_PHASE, model, source)
+        return trainer.run(MAIN_PHASE, model, self.data.recipe(self.data.train))

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.methods.supervised import SupervisedTagging
 from pipeline_steps.train import Trainer, TrainResult
 
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCE = "src"
-COLUMNS = ["id", "tokens", "tags"]
 
 
 def projected_by_lang(extra: Sequence[pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -100,16 +98,16 @@ class TranslateTrain:
         raise NotImplementedError
 
     def training_frame(self) -> pd.DataFrame:
-        """The union of the named sets (id, tokens, tags), in the order of ``datasets()``."""
+        """The union of the named sets (the task's columns), in the order of ``datasets()``."""
         sets = self.datasets()
-        frame = pd.concat([f[COLUMNS] for f in sets.values()], ignore_index=True)
+        columns = list(self.data.columns)
+        frame = pd.concat([f[columns] for f in sets.values()], ignore_index=True)
         sizes = ", ".join(f"{k}: {len(v)}" for k, v in sets.items())
         self.data.log.info("%s trains on %d sentences (%s)", self.name, len(frame), sizes)
         return frame
 
-    def recipe(self) -> SupervisedTagging:
-        enc = self.data.encode(self.training_frame())
-        return SupervisedTagging(enc, self.data.batch_size, self.data.seed, self.data.pad_id)
+    def recipe(self):
+        return self.data.recipe(self.training_frame())
 
     def fit(self, model, trainer: Trainer) -> TrainResult:
         return trainer.run("main", model, self.recipe())

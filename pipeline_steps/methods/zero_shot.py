@@ -7,7 +7,6 @@ then applied to every target language as it is.
 
 from __future__ import annotations
 
-from pipeline_steps.methods.supervised import SupervisedTagging
 from pipeline_steps.train import Trainer, TrainResult
 
 
@@ -22,6 +21,4 @@ class ZeroShot:
     def fit(self, model, trainer: Trainer) -> TrainResult:
         if self.data.extra:
             self.data.log.info("zero_shot ignores %d extra (projected) data sets", len(self.data.extra))
-        enc = self.data.encode(self.data.train)
-        recipe = SupervisedTagging(enc, self.data.batch_size, self.data.seed, self.data.pad_id)
-        return trainer.run("main", model, recipe)
+        return trainer.run("main", model, self.data.recipe(self.data.train))

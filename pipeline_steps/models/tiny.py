@@ -22,12 +22,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import torch
 
 from pipeline_steps import config_schema
-from pipeline_steps.errors import ConfigError
+from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import atomic_dir, read_artifact
-from pipeline_steps.schemas import SENTENCES
+from pipeline_steps.schemas import CLS_EXAMPLES, QA_EXAMPLES, SENTENCES
 from pipeline_steps.train import TrainConfig, cpu_threads, epoch_generator, train
 
 log = logging.getLogger(__name__)
@@ -236,17 +237,31 @@ def build_tiny_model(texts: Sequence[str], out_dir: str | os.PathLike, settings:
     return out
 
 
-def texts_from_sentences(paths: Sequence[str | os.PathLike]) -> list[str]:
-    """Whitespace-joined tokens of every sentence of the given sentences artifacts, in order."""
+def texts_from_examples(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """The text of every example of the given ingest artifacts, in order: whitespace-joined tokens of a
+    sentence; text_a (and text_b) of a classification example; each distinct context and every question
+    of a QA set."""
     texts: list[str] = []
     for path in paths:
-        df = read_artifact(path, SENTENCES)
-        texts.extend(" ".join(tokens) for tokens in df["tokens"])
+        try:
+            columns = set(pq.read_schema(path).names)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ArtifactError(str(path), None, None, f"not a readable Parquet file: {exc}") from exc
+        if "tokens" in columns:
+            texts.extend(" ".join(tokens) for tokens in read_artifact(path, SENTENCES)["tokens"])
+        elif "text_a" in columns:
+            df = read_artifact(path, CLS_EXAMPLES)
+            texts.extend(df["text_a"])
+            texts.extend(t for t in df["text_b"] if t is not None)
+        else:
+            df = read_artifact(path, QA_EXAMPLES)
+            texts.extend(dict.fromkeys(df["context"]))
+            texts.extend(df["question"])
     return texts
 
 
 def main(ctx) -> None:
-    """Rule ``tiny_model``. input: texts (list of sentences artifacts); output: model (folder);
+    """Rule ``tiny_model``. input: texts (list of ingest artifacts of any task); output: model (folder);
     params: vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_length, mlm_steps,
     seed, batch_size, lr (all optional)."""
     paths = ctx.input["texts"]
@@ -257,4 +272,4 @@ def main(ctx) -> None:
         raise ConfigError(f"unknown tiny-model settings {sorted(unknown)} (known: {sorted(known)})")
     settings = TinySettings(**{k: v for k, v in ctx.params.items() if v is not None})
     torch.set_num_threads(cpu_threads(ctx.threads, settings.hidden_size))
-    build_tiny_model(texts_from_sentences(paths), ctx.output["model"], settings)
+    build_tiny_model(texts_from_examples(paths), ctx.output["model"], settings)

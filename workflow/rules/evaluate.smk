@@ -1,4 +1,5 @@
-# seqeval entity F1 per language and the target-language average.
+# Scores per language and their target-language average: seqeval entity F1 (tagging), accuracy and
+# macro-F1 (cls), SQuAD / MLQA F1 and EM (qa).
 
 
 rule evaluate:
@@ -13,8 +14,7 @@ rule evaluate:
         step="evaluate:main",
         method=lambda wc: wc.method,
         seed=lambda wc: int(wc.seed),
-        scheme=config["scheme"],
-        source_lang=config["source_lang"],
+        **wfc.evaluate_params(config),
     log:
         f"{LOGS}/evaluate/{{method}}/{{seed}}.log",
     benchmark:

@@ -32,7 +32,7 @@ rule finetune:
 rule predict:
     input:
         model=f"{R}/finetune/{{method}}/{{seed}}/model",
-        sentences=f"{R}/ingest/test.{{lang}}.parquet",
+        examples=f"{R}/ingest/test.{{lang}}.parquet",
     output:
         predictions=f"{R}/predict/{{method}}/{{seed}}/{{lang}}.parquet",
     params:

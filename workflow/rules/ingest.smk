@@ -1,11 +1,13 @@
-# Raw files -> sentences artifacts; entity spans; sentence-parallel pairs.
+# Raw files -> examples artifacts (sentences, qa_examples or cls_examples: the format decides); entity
+# spans; sentence-parallel pairs.
 
 
 rule ingest:
     input:
         raw=lambda wc: wfc.dataset_path(config, wc.name),
+        companions=lambda wc: wfc.dataset_companions(config, wc.name),
     output:
-        sentences=f"{R}/ingest/{{name}}.parquet",
+        examples=f"{R}/ingest/{{name}}.parquet",
     params:
         step="ingest:main",
         from_config=lambda wc: wfc.dataset(config, wc.name),

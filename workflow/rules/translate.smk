@@ -1,4 +1,5 @@
-# Translation fetch: the source training set into each target language (cached by text hash).
+# Translation fetch: the source training set into each target language (cached by text hash): sentence
+# pairs for tagging (then aligned and projected), translated examples with their labels for cls.
 
 
 rule translate:
@@ -14,6 +15,25 @@ rule translate:
         f"{LOGS}/translate/{{lang}}.log",
     benchmark:
         f"{BENCH}/translate/{{lang}}.tsv"
+    conda:
+        "../../envs/xlt.yaml"
+    script:
+        STEP
+
+
+rule translate_examples:
+    input:
+        examples=f"{R}/ingest/train.parquet",
+        file=lambda wc: wfc.translate_inputs(config, wc.lang),
+    output:
+        examples=f"{R}/translate/train.{{lang}}.parquet",
+    params:
+        step="translate.examples:main",
+        from_config=lambda wc: wfc.translate_params(config, wc.lang),
+    log:
+        f"{LOGS}/translate_examples/{{lang}}.log",
+    benchmark:
+        f"{BENCH}/translate_examples/{{lang}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

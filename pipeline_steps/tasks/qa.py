@@ -1,0 +1,132 @@
+"""Extractive question answering (``task: qa``: TyDiQA-GoldP, XQuAD, MLQA in SQuAD v1.1 format).
+
+Contexts longer than ``max_length`` are cut into windows of ``doc_stride`` overlap; the model predicts
+start and end logits per sub-word and an answer is decoded over all windows of an example (n-best
+starts and ends, at most ``max_answer_length`` sub-words, inside the context only;
+``models/question_answering.py``). The objective is the mean start/end cross-entropy; model selection
+uses SQuAD F1 on the source dev set; test sets are scored by SQuAD v1.1 EM/F1, or MLQA's normalisation
+per language (``metrics/qa.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from pipeline_steps.errors import ArtifactError
+from pipeline_steps.io import read_artifact
+from pipeline_steps.metrics.qa import squad_scores
+from pipeline_steps.models.question_answering import (
+    QAAnswer,
+    SupervisedQA,
+    decode_answers,
+    encode_qa,
+    load_qa_model,
+    predict_qa,
+)
+from pipeline_steps.schemas import QA_EXAMPLES, QA_PREDICTIONS, Artifact
+from pipeline_steps.tasks import TaskInfo
+
+
+class QATask:
+    """Span extraction with the config's ``qa`` settings (doc_stride, max_answer_length, n_best)."""
+
+    examples: Artifact = QA_EXAMPLES
+    translated: Artifact = QA_EXAMPLES  # translated examples with the answer span projected
+    predictions: Artifact = QA_PREDICTIONS
+    columns = ("id", "lang", "title", "context", "question", "answer_texts", "answer_starts")
+
+    def __init__(self, info: TaskInfo, doc_stride: int, max_answer_length: int, n_best: int):
+        self.info = info
+        self.doc_stride, self.max_answer_length, self.n_best = doc_stride, max_answer_length, n_best
+
+    def read_labelled(self, path: str, artifact: Artifact) -> pd.DataFrame:
+        """Read ``path``; every question needs at least one answer."""
+        df = read_artifact(path, artifact)
+        for row, answers in enumerate(df["answer_texts"]):
+            if not answers:
+                raise ArtifactError(path, row, "answer_texts", "training questions need an answer")
+        return df
+
+    def load_model(self, name_or_path: str, seed: int):
+        return load_qa_model(name_or_path, seed=seed)
+
+    def features(self, frame: pd.DataFrame, tokenizer, max_length: int, labelled: bool = True):
+        answers: dict[str, Any] = {}
+        if labelled:
+            answers = {
+                "answer_starts": list(frame["answer_starts"]),
+                "answer_texts": list(frame["answer_texts"]),
+            }
+        return encode_qa(
+            tokenizer,
+            list(frame["question"]),
+            list(frame["context"]),
+            max_length=max_length,
+            doc_stride=self.doc_stride,
+            **answers,
+        )
+
+    def recipe(self, frame: pd.DataFrame, tokenizer, batch_size: int, max_length: int, seed: int):
+        return SupervisedQA(self.features(frame, tokenizer, max_length), batch_size, seed)
+
+    def predict(
+        self, model, frame: pd.DataFrame, tokenizer, batch_size: int, max_length: int
+    ) -> list[QAAnswer]:
+        """The best answer of every question (over all windows of its context)."""
+        features = self.features(frame, tokenizer, max_length, labelled=False)
+        start, end = predict_qa(model, features, batch_size)
+        return decode_answers(
+            start,
+            end,
+            features,
+            list(frame["context"]),
+            n_best=self.n_best,
+            max_answer_length=self.max_answer_length,
+        )
+
+    def evaluator(
+        self, dev: pd.DataFrame, tokenizer, batch_size: int, max_length: int
+    ) -> Callable[[Any], float]:
+        """``model -> SQuAD F1 on dev``, the model-selection criterion of the loop."""
+        golds = [list(a) for a in dev["answer_texts"]]
+
+        def evaluate(model) -> float:
+            answers = self.predict(model, dev, tokenizer, batch_size, max_length)
+            return float(squad_scores([a.text for a in answers], golds)["f1"])
+
+        return evaluate
+
+    def predictions_frame(
+        self, model, frame: pd.DataFrame, tokenizer, batch_size: int, max_length: int
+    ) -> pd.DataFrame:
+        """QA_PREDICTIONS rows (without method and seed) of every question of ``frame``."""
+        answers = self.predict(model, frame, tokenizer, batch_size, max_length)
+        return pd.DataFrame(
+            {
+                "id": frame["id"],
+                "lang": frame["lang"],
+                "gold_texts": [list(a) for a in frame["answer_texts"]],
+                "pred_text": [a.text for a in answers],
+                "pred_start": [int(a.start) for a in answers],
+                "score": [float(a.score) for a in answers],
+            }
+        )
+
+    def scores(
+        self, part: pd.DataFrame, lang: str, variant: str | None = None
+    ) -> list[tuple[str, float, int]]:
+        """(metric, value, support) of one language's predictions: SQuAD v1.1 (or MLQA) F1 and EM."""
+        s = squad_scores(
+            list(part["pred_text"]), [list(g) for g in part["gold_texts"]], lang, variant or "squad"
+        )
+        return [("f1", float(s["f1"]), int(s["n"])), ("em", float(s["em"]), int(s["n"]))]
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "doc_stride": self.doc_stride,
+            "max_answer_length": self.max_answer_length,
+            "n_best": self.n_best,
+        }

@@ -1,0 +1,83 @@
+"""End to end, once per task beyond tagging: the classification and QA demos (issue 9) through the same
+DAG as NER -- ingest, (translate), tiny model, finetune, predict, evaluate, report."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline_steps import io, schemas
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+COPY = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
+
+# its own worker under pytest -n 2 --dist loadgroup, next to the NER workflow module
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow-tasks")]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("xlt-tasks")
+    for name in COPY:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, d / name)
+    return d
+
+
+def run(workdir: Path, config: str) -> Path:
+    proc = subprocess.run(
+        [SNAKEMAKE, "--cores", "2", "--configfile", f"config/{config}.yaml"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, f"{config} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    return workdir / "results" / config
+
+
+def test_classification_demo_end_to_end(workdir):
+    r = run(workdir, "demo-cls")
+    train = io.read_artifact(r / "ingest/train.parquet", schemas.CLS_EXAMPLES)
+    translated = io.read_artifact(r / "translate/train.de.parquet", schemas.CLS_EXAMPLES)
+    assert len(translated) == len(train) and list(translated["label"]) == list(train["label"])
+    assert translated["text_a"].iloc[0] != train["text_a"].iloc[0]  # German, not a copy
+    pred = io.read_artifact(r / "predict/zero_shot/13/de.parquet", schemas.CLS_PREDICTIONS)
+    assert set(pred["pred"]) <= {"entailment", "neutral", "contradiction"} and len(pred) == 40
+    table = pd.read_csv(r / "report/table.csv")
+    assert list(table.columns) == [
+        "method", "lang", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "n_seeds"
+    ]  # fmt: skip
+    acc = table.set_index(["method", "lang"])["accuracy_mean"]
+    assert list(dict.fromkeys(table["method"])) == ["zero_shot", "to", "bilingual", "mtl"]
+    assert acc["zero_shot", "en"] > 50, "the tiny model learned nothing on its own language"
+    # translate-train sees the target language: better than zero-shot on the average of targets
+    assert acc["mtl", "avg"] > acc["zero_shot", "avg"]
+    md = (r / "report/table.md").read_text(encoding="utf-8")
+    assert md.splitlines()[2].startswith("Accuracy (%)") and "## Macro-F1 (%)" in md
+    metrics = io.read_artifact(r / "eval/mtl/13.parquet", schemas.METRICS)
+    assert set(metrics["metric"]) == {"accuracy", "macro_f1"}
+
+
+def test_qa_demo_end_to_end(workdir):
+    r = run(workdir, "demo-qa")
+    test = io.read_artifact(r / "ingest/test.en.parquet", schemas.QA_EXAMPLES)
+    pred = io.read_artifact(r / "predict/zero_shot/13/en.parquet", schemas.QA_PREDICTIONS)
+    assert list(pred["id"]) == list(test["id"])
+    found = pred[pred["pred_start"] >= 0]
+    contexts = test.set_index("id")["context"]
+    for row in found.itertuples():  # every answer is a span of its own context
+        assert contexts[row.id][row.pred_start : row.pred_start + len(row.pred_text)] == row.pred_text
+    metrics = io.read_artifact(r / "eval/zero_shot/13.parquet", schemas.METRICS)
+    cell = metrics.set_index(["lang", "metric"])["value"]
+    assert cell["en", "f1"] > 0.2, "the tiny model found no English answer"
+    assert cell["en", "em"] <= cell["en", "f1"]
+    md = (r / "report/table.md").read_text(encoding="utf-8")
+    row = next(line for line in md.splitlines() if line.startswith("| zero_shot |"))
+    assert row.count(" / ") == 4  # en, de, es, avg: "F1 / EM" cells
