@@ -243,3 +243,30 @@ def test_projection_settings_change_the_fingerprint_of_methods_trained_on_projec
     assert wfc.finetune_fingerprint(changed, "zero_shot", 13) == wfc.finetune_fingerprint(
         config, "zero_shot", 13
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "mutate", "fragment"),
+    [
+        ("demo-cls.yaml", lambda c: c["methods"].append("mtl_ws"), "mtl_ws warms up a tagger"),
+        ("demo-cls.yaml", lambda c: c["data"]["train"].update(format="tsv"), "not a format of task 'cls'"),
+        ("demo-qa.yaml", lambda c: c["methods"].append("mtl"), "answer span projected"),
+        ("demo-qa.yaml", lambda c: c["data"]["dev"].update(format="xnli"), "not a format of task 'qa'"),
+    ],
+)
+def test_task_checks(name, mutate, fragment):
+    config = yaml.safe_load((ROOT / "config" / name).read_text())
+    wfc.prepare(copy.deepcopy(config), ROOT)  # the shipped demo passes
+    mutate(config)
+    with pytest.raises(ConfigError, match=fragment):
+        wfc.prepare(config, ROOT)
+
+
+def test_classification_trains_on_translated_examples_and_the_tiny_model_reads_them():
+    config = wfc.prepare(yaml.safe_load((ROOT / "config" / "demo-cls.yaml").read_text()), ROOT)
+    r = wfc.results_dir(config)
+    assert wfc.method_inputs(config, "mtl") == [f"{r}/translate/train.{x}.parquet" for x in ("de", "es")]
+    assert f"{r}/translate/train.de.parquet" in wfc.tiny_model_texts(config)
+    assert wfc.dataset(config, "train")["labels"] == ["entailment", "neutral", "contradiction"]
+    qa = wfc.prepare(yaml.safe_load((ROOT / "config" / "demo-qa.yaml").read_text()), ROOT)
+    assert wfc.evaluate_params(qa)["qa_variants"] == {"en": "squad", "de": "mlqa", "es": "mlqa"}
