@@ -493,6 +493,7 @@ def check(config: dict, root: str | Path = ".") -> None:
     unknown = sorted(set(translate_langs(config)) - set(tgts))
     if unknown:
         raise ConfigError(f"translate.langs: {unknown} are not in target_langs {tgts}")
+    _check_labels(config)
     _check_methods(config)
     _check_data_entries(config)
     _check_translate(config)
@@ -502,6 +503,13 @@ def check(config: dict, root: str | Path = ".") -> None:
             raise ConfigError(
                 f"{key}: file not found: {path} (paths are relative to the directory snakemake runs in)"
             )
+
+
+def _check_labels(config: dict) -> None:
+    if task_kind(config) == "tagging":
+        bad = [x for x in config["labels"] if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", x)]
+        if bad:
+            raise ConfigError(f"labels: {bad} cannot be span types (letters, digits and _ only)")
 
 
 def _check_methods(config: dict) -> None:

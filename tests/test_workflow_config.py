@@ -112,6 +112,7 @@ def test_finetune_knobs_the_step_reads_are_valid_config_keys():
             "align.fast_align.binary: no such file",
         ),
         (lambda c: c["align"].update(backend="embedding"), "align.embedding.name_or_path"),
+        (lambda c: c["labels"].append("B-X"), "cannot be span types"),  # a tagger's types make tags
     ],
 )
 def test_cross_field_checks(mutate, fragment):
@@ -270,3 +271,9 @@ def test_classification_trains_on_translated_examples_and_the_tiny_model_reads_t
     assert wfc.dataset(config, "train")["labels"] == ["entailment", "neutral", "contradiction"]
     qa = wfc.prepare(yaml.safe_load((ROOT / "config" / "demo-qa.yaml").read_text()), ROOT)
     assert wfc.evaluate_params(qa)["qa_variants"] == {"en": "squad", "de": "mlqa", "es": "mlqa"}
+
+
+def test_classification_labels_may_be_any_names():
+    config = yaml.safe_load((ROOT / "config" / "demo-cls.yaml").read_text())
+    config["labels"] = ["science/technology", "not entailed", "entailment"]
+    assert wfc.prepare(config, ROOT)["labels"][0] == "science/technology"
