@@ -30,3 +30,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not available: {SHARED_DATA} is absent (see README 'Real data')")
     return SHARED_DATA
+
+
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the workflow (Snakefile, rules, configs, demo data, profiles) in ``dest``, to run
+    Snakemake in without touching the repository's results/ and logs/."""
+    import shutil
+
+    for name in WORKFLOW_FILES:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    return dest

@@ -33,6 +33,19 @@ from pipeline_steps.train import Trainer
 LABELS = ["PER", "ORG", "LOC", "MISC"]
 LANGS = ("en", "de", "es")
 
+# what the predict rule passes for the demo's NER task (workflow_config.predict_params)
+PREDICT_PARAMS = {
+    "task": "ner",
+    "labels": LABELS,
+    "qa": {},
+    "method": "zero_shot",
+    "seed": 13,
+    "batch_size": 4,
+    "max_length": 64,
+    "scheme": "bio",
+    "device": "cpu",
+}
+
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
@@ -189,16 +202,9 @@ def test_finetune_predict_evaluate_end_to_end(data, tmp_path):
         out = tmp_path / f"pred.{lang}.parquet"
         predict.main(
             StepContext(
-                input={"model": str(tmp_path / "model"), "sentences": data[f"test.{lang}"]},
+                input={"model": str(tmp_path / "model"), "examples": data[f"test.{lang}"]},
                 output={"predictions": str(out)},
-                params={
-                    "method": "zero_shot",
-                    "seed": 13,
-                    "batch_size": 4,
-                    "max_length": 64,
-                    "scheme": "bio",
-                    "device": "cpu",
-                },
+                params=PREDICT_PARAMS,
             )
         )
         pred = read_artifact(out, PREDICTIONS)
@@ -209,7 +215,7 @@ def test_finetune_predict_evaluate_end_to_end(data, tmp_path):
         StepContext(
             input={"predictions": pred_paths},
             output={"metrics": str(metrics_path)},
-            params={"method": "zero_shot", "seed": 13, "scheme": "bio", "source_lang": "en"},
+            params={**PREDICT_PARAMS, "source_lang": "en"},
         )
     )
     metrics = read_artifact(metrics_path, METRICS)
@@ -367,18 +373,11 @@ def test_predict_needs_gold_tags_and_a_matching_scheme(data, tmp_path):
     df = toy_sentences("de", 3, split="test")
     df.at[1, "tags"] = None
     unlabelled = write_sentences(df, tmp_path / "test.de.parquet")
-    params = {
-        "method": "zero_shot",
-        "seed": 13,
-        "batch_size": 4,
-        "max_length": 64,
-        "scheme": "bio",
-        "device": "cpu",
-    }
+    params = PREDICT_PARAMS
     out = tmp_path / "pred.parquet"
     with pytest.raises(ArtifactError) as err:
         predict.main(
-            StepContext({"model": data["tiny"], "sentences": unlabelled}, {"predictions": str(out)}, params)
+            StepContext({"model": data["tiny"], "examples": unlabelled}, {"predictions": str(out)}, params)
         )
     assert (err.value.row, err.value.field) == (1, "tags")
     bioes_dir = tmp_path / "bioes_model"
@@ -387,7 +386,7 @@ def test_predict_needs_gold_tags_and_a_matching_scheme(data, tmp_path):
     with pytest.raises(ConfigError, match="bio scheme"):
         predict.main(
             StepContext(
-                {"model": str(bioes_dir), "sentences": data["test.de"]}, {"predictions": str(out)}, params
+                {"model": str(bioes_dir), "examples": data["test.de"]}, {"predictions": str(out)}, params
             )
         )
     assert not out.exists()

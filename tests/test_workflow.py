@@ -6,7 +6,6 @@ The workflow is copied into a temporary folder so the run does not touch the che
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,21 +14,12 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
+from conftest import copy_workflow
 
 from pipeline_steps import io, schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-COPY = (
-    "Snakefile",
-    "workflow",
-    "config",
-    "resources",
-    "profiles",
-    "envs",
-    "requirements.lock",
-    "pyproject.toml",
-)
 STAGES = {
     "ingest", "spans", "pair_parallel", "translate", "align", "project", "projection_eval",
     "tiny_model", "finetune", "predict", "evaluate", "report",
@@ -64,11 +54,7 @@ def planned_rules(proc: subprocess.CompletedProcess) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("xlt")
-    for name in COPY:
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, d / name)
-    return d
+    return copy_workflow(tmp_path_factory.mktemp("xlt"))
 
 
 @pytest.fixture(scope="module")

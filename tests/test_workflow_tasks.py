@@ -3,19 +3,18 @@ DAG as NER -- ingest, (translate), tiny model, finetune, predict, evaluate, repo
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import copy_workflow
 
 from pipeline_steps import io, schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-COPY = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
 
 # its own worker under pytest -n 2 --dist loadgroup, next to the NER workflow module
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow-tasks")]
@@ -23,11 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow-tasks")]
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("xlt-tasks")
-    for name in COPY:
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, d / name)
-    return d
+    return copy_workflow(tmp_path_factory.mktemp("xlt-tasks"))
 
 
 def run(workdir: Path, config: str) -> Path:

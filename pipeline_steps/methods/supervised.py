@@ -12,13 +12,12 @@ MTL (Eq. 4-6); MTL-WS's inner steps (Eq. 8) minimise the same L on one language'
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import torch
 
 from pipeline_steps.models.token_classification import IGNORE, Encoded, collate
-from pipeline_steps.train import epoch_generator
+from pipeline_steps.train import ShuffledBatches
 
 
 def sentence_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -45,24 +44,18 @@ def tagging_loss(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return sentence_ce(logits, batch["labels"])
 
 
-class SupervisedTagging:
+class SupervisedTagging(ShuffledBatches):
     """Recipe of paper 001 Eq. 3 over a labelled set: shuffled mini-batches (order seeded by
     (seed, epoch)), loss ``tagging_loss``."""
 
     def __init__(self, enc: Encoded, batch_size: int, seed: int, pad_id: int):
         if enc.labels is None:
             raise ValueError("SupervisedTagging needs labelled encodings")
-        if len(enc) == 0:
-            raise ValueError("SupervisedTagging got no sentences")
-        self.enc, self.batch_size, self.seed, self.pad_id = enc, int(batch_size), int(seed), pad_id
+        super().__init__(len(enc), batch_size, seed, "SupervisedTagging")
+        self.enc, self.pad_id = enc, pad_id
 
-    def num_batches(self, epoch: int) -> int:
-        return math.ceil(len(self.enc) / self.batch_size)
-
-    def batches(self, epoch: int):
-        order = torch.randperm(len(self.enc), generator=epoch_generator(self.seed, epoch)).tolist()
-        for lo in range(0, len(order), self.batch_size):
-            yield collate(self.enc, order[lo : lo + self.batch_size], self.pad_id)
+    def collate(self, indices):
+        return collate(self.enc, indices, self.pad_id)
 
     def loss(self, model, batch) -> torch.Tensor:
         return tagging_loss(model, batch)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.models import token_classification as _tc
-from pipeline_steps.train import epoch_generator
+from pipeline_steps.train import ShuffledBatches
 
 log = logging.getLogger(__name__)
 
@@ -418,24 +418,18 @@ def qa_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return (ce(out.start_logits, start, ignore_index=width) + ce(out.end_logits, end, ignore_index=width)) / 2
 
 
-class SupervisedQA:
+class SupervisedQA(ShuffledBatches):
     """Recipe for the shared loop (``pipeline_steps.train``): shuffled mini-batches of labelled windows
     (order seeded by (seed, epoch)), loss ``qa_loss``."""
 
     def __init__(self, features: QAFeatures, batch_size: int, seed: int):
         if features.start_positions is None:
             raise ValueError("SupervisedQA needs labelled features (encode_qa with answers)")
-        if len(features) == 0:
-            raise ValueError("SupervisedQA got no features")
-        self.features, self.batch_size, self.seed = features, int(batch_size), int(seed)
+        super().__init__(len(features), batch_size, seed, "SupervisedQA")
+        self.features = features
 
-    def num_batches(self, epoch: int) -> int:
-        return math.ceil(len(self.features) / self.batch_size)
-
-    def batches(self, epoch: int):
-        order = torch.randperm(len(self.features), generator=epoch_generator(self.seed, epoch)).tolist()
-        for lo in range(0, len(order), self.batch_size):
-            yield self.features.batch(order[lo : lo + self.batch_size])
+    def collate(self, indices):
+        return self.features.batch(indices)
 
     def loss(self, model, batch) -> torch.Tensor:
         return qa_loss(model, batch)

@@ -9,7 +9,6 @@ accuracy on the source dev set; the test sets are scored by accuracy and macro-F
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,24 +29,20 @@ from pipeline_steps.models.sequence_classification import (
 )
 from pipeline_steps.schemas import CLS_EXAMPLES, CLS_PREDICTIONS, Artifact
 from pipeline_steps.tasks import TaskInfo
-from pipeline_steps.train import epoch_generator
+from pipeline_steps.train import ShuffledBatches
 
 
-class SupervisedClassification:
+class SupervisedClassification(ShuffledBatches):
     """Recipe: shuffled mini-batches of labelled examples (order seeded by (seed, epoch)), cross-entropy."""
 
     def __init__(self, enc: ClsEncoded, batch_size: int, seed: int):
-        if enc.labels is None or len(enc) == 0:
-            raise ValueError("SupervisedClassification needs labelled, non-empty encodings")
-        self.enc, self.batch_size, self.seed = enc, int(batch_size), int(seed)
+        if enc.labels is None:
+            raise ValueError("SupervisedClassification needs labelled encodings")
+        super().__init__(len(enc), batch_size, seed, "SupervisedClassification")
+        self.enc = enc
 
-    def num_batches(self, epoch: int) -> int:
-        return math.ceil(len(self.enc) / self.batch_size)
-
-    def batches(self, epoch: int):
-        order = torch.randperm(len(self.enc), generator=epoch_generator(self.seed, epoch)).tolist()
-        for lo in range(0, len(order), self.batch_size):
-            yield collate(self.enc, order[lo : lo + self.batch_size])
+    def collate(self, indices):
+        return collate(self.enc, indices)
 
     def loss(self, model, batch) -> torch.Tensor:
         return cls_loss(model, batch)

@@ -21,12 +21,14 @@ from pipeline_steps.train.determinism import (
     to_device,
 )
 from pipeline_steps.train.loop import LOG_COLUMNS, Recipe, TrainResult, total_steps, train
+from pipeline_steps.train.recipes import ShuffledBatches
 from pipeline_steps.train.trainer import Trainer
 
 __all__ = [
     "LOG_COLUMNS",
     "Checkpoints",
     "Recipe",
+    "ShuffledBatches",
     "TrainConfig",
     "TrainResult",
     "Trainer",
