@@ -35,6 +35,19 @@ HOUSE = ["the", "house", "is", "red"]
 DOG = ["John", "lives", "in", "a", "big", "house", "."]
 
 
+def count_calls(monkeypatch, provider_class) -> list[list[str]]:
+    """The texts of every ``translate`` call of ``provider_class`` from now on (calls still run)."""
+    calls: list[list[str]] = []
+    original = provider_class.translate
+
+    def counting(self, texts, src_lang, tgt_lang):
+        calls.append(list(texts))
+        return original(self, texts, src_lang, tgt_lang)
+
+    monkeypatch.setattr(provider_class, "translate", counting)
+    return calls
+
+
 def run_main(tmp_path: Path, token_lists, provider: str, options: dict, cache: bool = True, **params):
     sentences = write_sentences(tmp_path / "ingest" / "train.parquet", token_lists)
     out = tmp_path / "pairs" / "translated.es.parquet"
@@ -391,14 +404,7 @@ def test_apertium_unknown_mode_is_a_config_error():
 def test_main_with_apertium_and_cache(tmp_path, monkeypatch):
     from pipeline_steps.translate.apertium import ApertiumProvider
 
-    calls = []
-    original = ApertiumProvider.translate
-
-    def counting(self, texts, src_lang, tgt_lang):
-        calls.append(list(texts))
-        return original(self, texts, src_lang, tgt_lang)
-
-    monkeypatch.setattr(ApertiumProvider, "translate", counting)
+    calls = count_calls(monkeypatch, ApertiumProvider)
     pairs = run_main(tmp_path, [HOUSE, ["a", "dog"]], "apertium", {"binary": "apertium"})
     assert pairs["tgt_tokens"].iloc[0] == ["La", "casa", "es", "roja"]
     assert set(pairs["provider"]) == {"apertium:eng-spa"} and len(calls) == 1
@@ -475,14 +481,7 @@ def test_hf_identity_names_model_and_decoding():
 
 
 def test_main_with_hf_uses_the_cache(tiny_model, tmp_path, monkeypatch):
-    calls = []
-    original = HFProvider.translate
-
-    def counting(self, texts, src_lang, tgt_lang):
-        calls.append(list(texts))
-        return original(self, texts, src_lang, tgt_lang)
-
-    monkeypatch.setattr(HFProvider, "translate", counting)
+    calls = count_calls(monkeypatch, HFProvider)
     tokens = [s.split() for s in SENTS]
     first = run_main(tmp_path, tokens, "hf", hf_opts(tiny_model))
     assert len(calls) == 1 and len(calls[0]) == len(SENTS)

@@ -183,9 +183,7 @@ def check_labels(
             )
     if labels is None:
         return
-    if isinstance(labels, str) or not all(isinstance(x, str) and x for x in labels):
-        raise ConfigError(f"labels must be a list of entity types, got {labels!r}")
-    known = set(labels)
+    known = _label_set(labels, "entity types")
     for tags, first in zip(df["tags"], df["line"], strict=True):
         for k, tag in enumerate(tags or ()):
             label = tag.partition("-")[2]
@@ -195,6 +193,13 @@ def check_labels(
                     int(first) + k,
                     f"tag {tag!r}: entity type {label!r} is not one of the labels {list(labels)}",
                 )
+
+
+def _label_set(labels: Sequence[str], what: str) -> set[str]:
+    """The configured labels as a set; a ConfigError unless they are a list of non-empty strings."""
+    if isinstance(labels, str) or not all(isinstance(x, str) and x for x in labels):
+        raise ConfigError(f"labels must be a list of {what}, got {labels!r}")
+    return set(labels)
 
 
 def check_cls_labels(
@@ -224,9 +229,7 @@ def check_cls_labels(
         )
     if labels is None:
         return
-    if isinstance(labels, str) or not all(isinstance(x, str) and x for x in labels):
-        raise ConfigError(f"labels must be a list of label names, got {labels!r}")
-    known = set(labels)
+    known = _label_set(labels, "label names")
     bad = (df["label"].notna() & ~df["label"].isin(known)).to_numpy().nonzero()[0]
     if len(bad):
         label, line = df["label"].iloc[bad[0]], int(df["line"].iloc[bad[0]])

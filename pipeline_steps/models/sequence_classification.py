@@ -10,6 +10,7 @@ longer side is cut first when the pair exceeds ``max_length`` sub-words.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from pipeline_steps.models.token_classification import pick_rows
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +42,8 @@ class ClsEncoded:
         return len(self.input_ids)
 
     def subset(self, idx: Sequence[int]) -> ClsEncoded:
-        pick = [int(i) for i in idx]
-        return ClsEncoded(
-            input_ids=[self.input_ids[i] for i in pick],
-            token_type_ids=None if self.token_type_ids is None else [self.token_type_ids[i] for i in pick],
-            labels=None if self.labels is None else [self.labels[i] for i in pick],
-            pad_id=self.pad_id,
+        return dataclasses.replace(
+            pick_rows(self, idx, ("input_ids", "token_type_ids", "labels")), n_truncated=0
         )
 
 

@@ -10,10 +10,12 @@ and the tag 'O' in prediction (counted and logged).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -42,14 +44,17 @@ class Encoded:
         return len(self.input_ids)
 
     def subset(self, idx: Sequence[int]) -> Encoded:
-        pick = [int(i) for i in idx]
-        return Encoded(
-            input_ids=[self.input_ids[i] for i in pick],
-            labels=None if self.labels is None else [self.labels[i] for i in pick],
-            first=[self.first[i] for i in pick],
-            n_truncated=[self.n_truncated[i] for i in pick],
-            n_empty=[self.n_empty[i] for i in pick],
-        )
+        return pick_rows(self, idx, ("input_ids", "labels", "first", "n_truncated", "n_empty"))
+
+
+def pick_rows(encoded: Any, idx: Sequence[int], fields: Sequence[str]) -> Any:
+    """A copy of a dataclass of per-example lists keeping rows ``idx`` of each of ``fields`` (None stays
+    None)."""
+    pick = [int(i) for i in idx]
+    rows = {f: getattr(encoded, f) for f in fields}
+    return dataclasses.replace(
+        encoded, **{f: None if v is None else [v[i] for i in pick] for f, v in rows.items()}
+    )
 
 
 def load_tokenizer(name_or_path: str):
