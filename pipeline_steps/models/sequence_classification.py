@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline_steps.models.token_classification import pick_rows
+from pipeline_steps.models.token_classification import pick_rows, with_label_head
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,7 @@ def load_cls_model(name_or_path: str, labels: Sequence[str], seed: int | None = 
 
     if isinstance(labels, str) or not labels or len(set(labels)) != len(labels):
         raise ValueError(f"labels must be a non-empty list of distinct label names, got {labels!r}")
-    if seed is not None:
-        torch.manual_seed(seed)
-    id2label = dict(enumerate(labels))
-    return AutoModelForSequenceClassification.from_pretrained(
-        name_or_path,
-        num_labels=len(labels),
-        id2label=id2label,
-        label2id={lab: i for i, lab in id2label.items()},
-    )
+    return with_label_head(AutoModelForSequenceClassification, name_or_path, labels, seed)
 
 
 def cls_labels(model) -> list[str]:

@@ -77,10 +77,16 @@ def load_model(name_or_path: str, labels: Sequence[str], seed: int | None = None
     """
     from transformers import AutoModelForTokenClassification
 
+    return with_label_head(AutoModelForTokenClassification, name_or_path, labels, seed)
+
+
+def with_label_head(auto_class: Any, name_or_path: str, labels: Sequence[str], seed: int | None):
+    """``auto_class.from_pretrained`` with an output layer over ``labels`` (id2label / label2id in the
+    config), its random initialisation seeded by ``seed``."""
     if seed is not None:
         torch.manual_seed(seed)
     id2label = dict(enumerate(labels))
-    return AutoModelForTokenClassification.from_pretrained(
+    return auto_class.from_pretrained(
         name_or_path,
         num_labels=len(labels),
         id2label=id2label,
