@@ -9,6 +9,7 @@ which key to fix; ``prepare`` runs both, so every config error surfaces before a
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import json
 import re
@@ -47,6 +48,26 @@ TASK_FORMATS = {
 }
 #: finetune keys that do not change what is trained (kept out of the checkpoint fingerprint).
 NOT_TRAJECTORY = frozenset({"checkpoint_steps", "keep_last_checkpoints", "keep_checkpoints", "device"})
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every dict's keys sorted, recursively: a rule param built from a config section
+    does not change (and rerun the rule) when the keys are written in another order."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
+def rule_params(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Decorator of the functions that give a rule its params: their result is ``canonical``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return canonical(fn(*args, **kwargs))
+
+    return wrapper
 
 
 def prepare(config: dict, root: str | Path = ".") -> dict:
@@ -95,6 +116,7 @@ def dataset_path(config: dict, name: str) -> str:
     return entry[side] if side else entry["path"]
 
 
+@rule_params
 def dataset(config: dict, name: str) -> dict[str, Any]:
     """The ingest params of dataset ``name``: reader options, labels, and whether tags are required."""
     entry, lang, split, _ = _dataset_entry(config, name)
@@ -139,6 +161,7 @@ def input_scheme(entry: dict) -> str:
     return "iob1" if entry["format"] == "conll2003" else "bio"
 
 
+@rule_params
 def spans_params(config: dict, name: str) -> dict[str, Any]:
     """Entity spans of a dataset: the gold tags of labelled data, spaCy on unlabelled parallel text."""
     return {
@@ -177,6 +200,7 @@ def translate_inputs(config: dict, lang: str) -> list[str]:
     return [translate_options(config, lang)["path"]] if config["translate"]["provider"] == "file" else []
 
 
+@rule_params
 def translate_params(config: dict, lang: str) -> dict[str, Any]:
     tr = config["translate"]
     return {
@@ -230,6 +254,7 @@ def align_options(config: dict) -> dict[str, Any]:
     return {}
 
 
+@rule_params
 def align_params(config: dict) -> dict[str, Any]:
     return {
         "backend": align_backend(config),
@@ -271,6 +296,7 @@ def projection_eval_inputs(config: dict) -> dict[str, list[str]]:
     }
 
 
+@rule_params
 def projection_eval_params(config: dict) -> dict[str, Any]:
     return {
         "langs": gold_langs(config),
@@ -305,6 +331,7 @@ def tiny_model_texts(config: dict) -> list[str]:
     return texts
 
 
+@rule_params
 def tiny_model_params(config: dict) -> dict[str, Any]:
     return {"seed": config["seeds"][0], **config["model"]["tiny"]}
 
@@ -317,6 +344,7 @@ def dag_methods(config: dict) -> list[str]:
     return expand_methods(config["methods"], translate_langs(config))
 
 
+@rule_params
 def method_params(config: dict, method: str) -> dict[str, Any]:
     """``method_params.{base method}`` of the config (e.g. Z, K, gamma, beta for mtl_ws)."""
     return dict(config["method_params"].get(split_method(method)[0]) or {})
@@ -377,6 +405,7 @@ def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
     return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:12]
 
 
+@rule_params
 def finetune_params(config: dict) -> dict[str, Any]:
     """The params every finetune job shares: the ``finetune`` section and the task's label set."""
     return {
@@ -396,6 +425,7 @@ def checkpoint_dir(config: dict, method: str, seed: int) -> str:
     )
 
 
+@rule_params
 def predict_params(config: dict) -> dict[str, Any]:
     return {
         "task": config["task"],
@@ -411,6 +441,7 @@ def predict_params(config: dict) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------- report
 
 
+@rule_params
 def evaluate_params(config: dict) -> dict[str, Any]:
     return {
         "task": config["task"],
@@ -441,6 +472,7 @@ def report_inputs(config: dict) -> dict[str, list[str]]:
     }
 
 
+@rule_params
 def report_params(config: dict) -> dict[str, Any]:
     return {
         "task": config["task"],

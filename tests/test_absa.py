@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.utils import validate
 
-from pipeline_steps import evaluate, ingest
+from pipeline_steps import config_schema, evaluate, ingest
 from pipeline_steps import workflow_config as wfc
 from pipeline_steps.formats import read
 from pipeline_steps.io import read_artifact
@@ -49,7 +48,7 @@ def test_semeval_files_ingest_as_bioes_with_a_dev_split(shared_data, tmp_path):
     for split, extra in (("train", {"limit": 1800}), ("dev", {"skip": 1800})):
         out = tmp_path / f"{split}.parquet"
         ingest.main(
-            StepContext({"raw": str(raw)}, {"sentences": str(out)}, {**common, "split": split, **extra})
+            StepContext({"raw": str(raw)}, {"examples": str(out)}, {**common, "split": split, **extra})
         )
         parts[split] = read_artifact(out, SENTENCES)
     train, dev = parts["train"], parts["dev"]
@@ -72,7 +71,7 @@ def test_manual_projection_files_with_a_third_column_read_as_gold(shared_data):
 def test_absa_config_validates_and_reaches_every_method(shared_data, monkeypatch):
     monkeypatch.chdir(ROOT)
     config = yaml.safe_load((ROOT / "config/absa.yaml").read_text(encoding="utf-8"))
-    validate(config, str(ROOT / "config/schema.yaml"))
+    config_schema.validate(config)
     wfc.check(config, ROOT)
     assert config["task"] == "absa" and config["scheme"] == "bioes"
     methods = wfc.dag_methods(config)

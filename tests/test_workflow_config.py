@@ -277,3 +277,12 @@ def test_classification_labels_may_be_any_names():
     config = yaml.safe_load((ROOT / "config" / "demo-cls.yaml").read_text())
     config["labels"] = ["science/technology", "not entailed", "entailment"]
     assert wfc.prepare(config, ROOT)["labels"][0] == "science/technology"
+
+
+def test_rule_params_do_not_depend_on_the_order_of_config_keys(config):
+    reordered = copy.deepcopy(config)
+    reordered["spans"] = dict(reversed(list(config["spans"].items())))
+    reordered["translate"]["hf"] = dict(reversed(list(config["translate"]["hf"].items())))
+    for fn, args in [(wfc.spans_params, ("par.de.src",)), (wfc.translate_params, ("de",))]:
+        a, b = fn(config, *args), fn(reordered, *args)
+        assert repr(a) == repr(b)  # Snakemake compares params by their text: a reorder would rerun jobs
