@@ -280,6 +280,7 @@ def test_classification_labels_may_be_any_names():
 
 
 def test_rule_params_do_not_depend_on_the_order_of_config_keys(config):
+    config["translate"]["provider"] = "hf"
     reordered = copy.deepcopy(config)
     reordered["spans"] = dict(reversed(list(config["spans"].items())))
     reordered["translate"]["hf"] = dict(reversed(list(config["translate"]["hf"].items())))
