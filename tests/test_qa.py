@@ -203,19 +203,25 @@ def test_encode_splits_a_long_context_into_overlapping_windows(word_tok):
     assert short.context_offsets(0)[7:] == [(0, 3), (4, 7)] + [None] * 7
 
 
+def encode_answers(tokenizer, answers: list[str]):
+    """Training features of QUESTION over CONTEXT, once per answer (each a span of CONTEXT), windows of
+    16 sub-words with stride 2."""
+    return encode_qa(
+        tokenizer,
+        [QUESTION] * len(answers),
+        [CONTEXT] * len(answers),
+        max_length=16,
+        doc_stride=2,
+        answer_starts=[[CONTEXT.index(a)] for a in answers],
+        answer_texts=[[a] for a in answers],
+    )
+
+
 def test_encode_training_labels_point_at_the_answer_only_in_windows_that_hold_it(word_tok):
     answers = ["hid the old key", "home and", "day she walked home and hid"]
     starts = [CONTEXT.index(a) for a in answers]
     assert starts[0] == 37  # 'after a long day she walked home and ' has 37 characters
-    feats = encode_qa(
-        word_tok,
-        [QUESTION] * 3,
-        [CONTEXT] * 3,
-        max_length=16,
-        doc_stride=2,
-        answer_starts=[[s] for s in starts],
-        answer_texts=[[a] for a in answers],
-    )
+    feats = encode_answers(word_tok, answers)
     assert feats.example_index.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     labels = list(zip(feats.start_positions.tolist(), feats.end_positions.tolist(), strict=True))
     # answer 0 = words 8-11: only window 1 (words 6-13, word j at position 7 + j - 6)
@@ -396,15 +402,7 @@ def test_qa_loss_is_what_the_hf_head_computes(word_tok):
     )
     model = BertForQuestionAnswering(config).eval()
     answers = ["hid the old key", "home and"]
-    feats = encode_qa(
-        word_tok,
-        [QUESTION] * 2,
-        [CONTEXT] * 2,
-        max_length=16,
-        doc_stride=2,
-        answer_starts=[[CONTEXT.index(a)] for a in answers],
-        answer_texts=[[a] for a in answers],
-    )
+    feats = encode_answers(word_tok, answers)
     batch = feats.batch(range(len(feats)))
     with torch.no_grad():
         ours = qa_loss(model, batch)

@@ -49,6 +49,14 @@ def die_after(n: int):
     return on_step
 
 
+def crash_at(ckpt, step: int) -> None:
+    """A run of the toy config, checkpointing to ``ckpt``, killed right after ``step``."""
+    with pytest.raises(Die):
+        train(
+            make_net(), ToyRecipe(), train_config(**TOY_CONFIG), checkpoint_dir=ckpt, on_step=die_after(step)
+        )
+
+
 def params_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -213,14 +221,7 @@ def test_finished_run_is_restored_without_training(tmp_path):
 def test_incomplete_checkpoint_is_ignored(tmp_path):
     """A temporary folder left by a kill during saving, and a step folder without state, are skipped."""
     ckpt = tmp_path / "ckpt"
-    with pytest.raises(Die):
-        train(
-            make_net(),
-            ToyRecipe(),
-            train_config(**TOY_CONFIG),
-            checkpoint_dir=ckpt,
-            on_step=die_after(9),
-        )
+    crash_at(ckpt, 9)
     tmp = ckpt / ".tmp-step-00000012-999"
     tmp.mkdir()
     (tmp / "state.pt").write_bytes(b"half a file")
@@ -236,14 +237,7 @@ def test_incomplete_checkpoint_is_ignored(tmp_path):
 
 def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
     ckpt = tmp_path / "ckpt"
-    with pytest.raises(Die):
-        train(
-            make_net(),
-            ToyRecipe(),
-            train_config(**TOY_CONFIG),
-            checkpoint_dir=ckpt,
-            on_step=die_after(9),
-        )
+    crash_at(ckpt, 9)
     (ckpt / "step-00000008" / "state.pt").write_bytes(b"garbage")
     model = make_net(seed=1)
     res = train(model, ToyRecipe(), train_config(**TOY_CONFIG), checkpoint_dir=ckpt)
@@ -254,14 +248,7 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
 
 def test_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog):
     ckpt = tmp_path / "ckpt"
-    with pytest.raises(Die):
-        train(
-            make_net(),
-            ToyRecipe(),
-            train_config(**TOY_CONFIG),
-            checkpoint_dir=ckpt,
-            on_step=die_after(5),
-        )
+    crash_at(ckpt, 5)
     res = train(make_net(), ToyRecipe(), train_config(**{**TOY_CONFIG, "lr": 0.01}), checkpoint_dir=ckpt)
     assert res.resumed_from is None and not res.log["resumed"].any()
     assert "other settings" in caplog.text
