@@ -4,8 +4,9 @@ A method supplies a ``Recipe`` (what to train on and what to minimise); the loop
 the optimiser and schedule (``config``), gradient clipping, determinism (``determinism``), a checkpoint
 every ``checkpoint_steps`` and at the end, resume from the newest complete checkpoint
 (``checkpoints``), dev evaluation every ``eval_steps`` (from ``eval_after`` on) and at the end, and
-model selection: the weights with the best dev F1 are the final model (papers 001 App. A.2 and 003
-select on the source dev set). Its log has one row per step (``schemas.TRAIN_LOG``).
+model selection: the weights with the best dev score (the task's: entity F1, accuracy or QA F1) are
+the final model (papers 001 App. A.2 and 003 select on the source dev set). Its log has one row per
+step (``schemas.TRAIN_LOG``).
 """
 
 from __future__ import annotations
@@ -208,7 +209,7 @@ def _train(
                     f1 = float(evaluate(model))
                     model.train()
                     row["dev_f1"] = f1
-                    log.info("step %d: loss %.4f, dev F1 %.4f", state.step, loss, f1)
+                    log.info("step %d: loss %.4f, dev score %.4f", state.step, loss, f1)
                     if state.best_f1 is None or f1 >= state.best_f1:  # ties: the later, longer-trained model
                         state.best_f1, state.best_step = f1, state.step
                         best = cpu_state_dict(model)
@@ -233,7 +234,7 @@ def _train(
         bar.close()
     if best is not None:
         model.load_state_dict(best)
-        log.info("selected the weights of step %s (dev F1 %.4f)", state.best_step, state.best_f1)
+        log.info("selected the weights of step %s (dev score %.4f)", state.best_step, state.best_f1)
     frame = log_frame(state.rows)
     frame["phase"] = phase  # also for rows of checkpoints written before the log had phases
     return TrainResult(frame, state.step, state.best_step, state.best_f1, resumed_from, phase)
