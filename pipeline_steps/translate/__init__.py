@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from sacremoses import MosesDetokenizer, MosesTokenizer
 
-from pipeline_steps.errors import ArtifactError, ConfigError
+from pipeline_steps.errors import ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.schemas import PAIRS, SENTENCES
 from pipeline_steps.translate import apertium, file, hf, http  # noqa: F401  (register the providers)
@@ -24,6 +24,7 @@ from pipeline_steps.translate.base import (
     Provider,
     TranslationError,
     available_providers,
+    check_source_lang,
     make_provider,
     redact_urls,
     register,
@@ -109,10 +110,7 @@ def main(ctx) -> None:
     name, src, tgt = _param(params, "provider"), _param(params, "src_lang"), _param(params, "tgt_lang")
     path = ctx.input["sentences"]
     sentences = read_artifact(path, SENTENCES)
-    wrong = (sentences["lang"] != src).to_numpy().nonzero()[0]
-    if len(wrong):
-        row = int(wrong[0])
-        raise ArtifactError(path, row, "lang", f"{sentences['lang'].iloc[row]!r} is not src_lang {src!r}")
+    check_source_lang(sentences, str(path), src)
     provider = make_provider(name, params.get("options") or {}, threads=ctx.threads)
     key = redact_urls(provider.identity(src, tgt))  # logged and stored: no URL credentials
     texts = detokenize(list(sentences["tokens"]), src)

@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-from pipeline_steps.errors import ConfigError, XltError
+import pandas as pd
+
+from pipeline_steps.errors import ArtifactError, ConfigError, XltError
 
 
 class TranslationError(XltError):
@@ -94,6 +96,14 @@ def public_url(url: str) -> str:
         host = f"[{host}]"
     netloc = host if parts.port is None else f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def check_source_lang(frame: pd.DataFrame, path: str, src_lang: str) -> None:
+    """Every row of an artifact to translate must be in ``src_lang`` (an ArtifactError names the row)."""
+    wrong = (frame["lang"] != src_lang).to_numpy().nonzero()[0]
+    if len(wrong):
+        row = int(wrong[0])
+        raise ArtifactError(path, row, "lang", f"{frame['lang'].iloc[row]!r} is not src_lang {src_lang!r}")
 
 
 def redact_urls(text: str) -> str:

@@ -13,10 +13,9 @@ import logging
 
 import pandas as pd
 
-from pipeline_steps.errors import ArtifactError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.schemas import CLS_EXAMPLES
-from pipeline_steps.translate.base import make_provider, redact_urls
+from pipeline_steps.translate.base import check_source_lang, make_provider, redact_urls
 from pipeline_steps.translate.cache import translate_cached
 
 log = logging.getLogger(__name__)
@@ -51,10 +50,7 @@ def main(ctx) -> None:
     src, tgt = p["src_lang"], p["tgt_lang"]
     path = str(ctx.input["examples"])
     source = read_artifact(path, CLS_EXAMPLES)
-    wrong = (source["lang"] != src).to_numpy().nonzero()[0]
-    if len(wrong):
-        row = int(wrong[0])
-        raise ArtifactError(path, row, "lang", f"{source['lang'].iloc[row]!r} is not src_lang {src!r}")
+    check_source_lang(source, path, src)
     provider = make_provider(p["provider"], p["options"] or {}, threads=ctx.threads)
     pairs = source["text_b"].notna().any()
     texts = list(source["text_a"]) + (list(source["text_b"].fillna("")) if pairs else [])
