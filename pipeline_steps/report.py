@@ -41,7 +41,7 @@ from pipeline_steps.tasks import TaskInfo, task_info  # noqa: E402
 log = logging.getLogger(__name__)
 
 MAIN_PHASE = "main"  # the Trainer phase Figure 2 plots (MTL-WS: after the warm-up)
-DEFAULT_TASK = "ner"  # when the rule passes no ``task`` param (workflows from before issue 9)
+DEFAULT_TASK = "ner"  # markdown()'s task when a caller renders a table directly (the rule always passes one)
 
 
 def _task(task: TaskInfo | str) -> TaskInfo:
