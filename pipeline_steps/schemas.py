@@ -351,8 +351,8 @@ def validate(df: pd.DataFrame, artifact: Artifact, path: str = "<memory>") -> pd
 
 
 WHERE = {
-    "sentences": "ingest/{name}.parquet",
-    "qa_examples": "ingest/{name}.parquet (format squad)",
+    "sentences": "ingest/{name}.parquet; qa/train.sentences.parquet (QA contexts, answer tagged)",
+    "qa_examples": "ingest/{name}.parquet (format squad); qa/train.{lang}.{mapping}.parquet (translated)",
     "cls_examples": "ingest/{name}.parquet (formats xnli, mnli_json, xlmt, sib200)",
     "spans": "spans/{name}.parquet",
     "pairs": "pairs/{corpus}.{lang}.parquet",

@@ -154,6 +154,11 @@ def task_kind(config: dict) -> str:
     return task_info(config["task"]).kind
 
 
+def qa_settings(config: dict) -> dict | None:
+    """The ``qa`` section for task qa, None otherwise (a QA setting reruns nothing of another task)."""
+    return config["qa"] if task_kind(config) == "qa" else None
+
+
 def input_scheme(entry: dict) -> str:
     """The tag scheme of a data file: its ``scheme``, else IOB1 for CoNLL-2003 and BIO for the rest."""
     if entry.get("scheme"):
@@ -169,6 +174,15 @@ def spans_params(config: dict, name: str) -> dict[str, Any]:
         "scheme": config["scheme"],
         **config["spans"],
     }
+
+
+def sentences_path(config: dict, name: str) -> str:
+    """The sentences of dataset ``name`` that spans are taken from and the translate step reads: the
+    ingested sentences, or for a QA training set its contexts segmented with the answer tagged
+    (``qa_projection``)."""
+    if name == "train" and task_kind(config) == "qa":
+        return f"{results_dir(config)}/qa/train.sentences.parquet"
+    return f"{results_dir(config)}/ingest/{name}.parquet"
 
 
 def source_spans(config: dict, corpus: str, lang: str) -> str:
@@ -351,17 +365,21 @@ def method_params(config: dict, method: str) -> dict[str, Any]:
 
 
 def method_extra_langs(config: dict, method: str) -> list[str]:
-    """Target languages whose projected training data ``method`` trains on."""
+    """Target languages whose projected training data ``method`` trains on (the finetune rule's
+    ``target_langs``: adding a translated language retrains only the methods that use it)."""
     return projected_langs(method, translate_langs(config))
 
 
 def method_inputs(config: dict, method: str) -> list[str]:
     """Translated training data of ``method``: for tagging the projection under its ``@mapping`` (or
-    ``project.mapping``); for classification the translated examples (labels carried over)."""
+    ``project.mapping``); for QA the translated examples whose answer was projected under it; for
+    classification the translated examples (labels carried over)."""
     langs = method_extra_langs(config, method)
     if task_kind(config) == "classification":
         return [translated_examples_path(config, lang) for lang in langs]
     mapping = method_mapping(method, default_mapping(config))
+    if task_kind(config) == "qa":
+        return [f"{results_dir(config)}/qa/train.{lang}.{mapping}.parquet" for lang in langs]
     return [projected_path(config, "translated", lang, mapping) for lang in langs]
 
 
@@ -414,8 +432,7 @@ def finetune_params(config: dict) -> dict[str, Any]:
         "scheme": config["scheme"],
         "labels": list(config["labels"]),
         "task": config["task"],
-        "target_langs": translate_langs(config),
-        "qa": config["qa"],
+        "qa": qa_settings(config),
     }
 
 
@@ -430,7 +447,7 @@ def predict_params(config: dict) -> dict[str, Any]:
     return {
         "task": config["task"],
         "labels": list(config["labels"]),
-        "qa": config["qa"],
+        "qa": qa_settings(config),
         "batch_size": config["predict"]["batch_size"],
         "max_length": config["finetune"]["max_length"],
         "device": config["finetune"]["device"],
@@ -446,7 +463,7 @@ def evaluate_params(config: dict) -> dict[str, Any]:
     return {
         "task": config["task"],
         "labels": list(config["labels"]),
-        "qa": config["qa"],
+        "qa": qa_settings(config),
         "scheme": config["scheme"],
         "source_lang": config["source_lang"],
         "qa_variants": {lang: e["qa_metric"] for lang, e in config["data"]["test"].items()},
@@ -551,11 +568,6 @@ def _check_methods(config: dict) -> None:
         if base == "mtl_ws" and kind != "tagging":
             raise ConfigError(
                 f"methods: mtl_ws warms up a tagger (paper 001); task {config['task']!r} is {kind}"
-            )
-        if kind == "qa" and base != "zero_shot":
-            raise ConfigError(
-                f"methods: {name!r} trains on translated QA data, which needs the answer span projected "
-                "through the alignment (not built yet: issue 9); use zero_shot for task qa"
             )
         lang = split_method(name)[1]  # ConfigError on a name outside the grammar
         if lang is not None and lang not in translate_langs(config):

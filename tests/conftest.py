@@ -44,3 +44,14 @@ def copy_workflow(dest: Path) -> Path:
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
     return dest
+
+
+def demo_generator(folder: str):
+    """The ``generate.py`` module of ``resources/demo/{folder}`` (the demo data's single source)."""
+    import importlib.util
+
+    path = ROOT / "resources" / "demo" / folder / "generate.py"
+    spec = importlib.util.spec_from_file_location(f"demo_{folder}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

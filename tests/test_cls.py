@@ -3,12 +3,12 @@ on the real files, the classifier's pair encoding and training, the metrics, the
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import demo_generator
 
 from pipeline_steps.errors import ConfigError, InputFormatError
 from pipeline_steps.formats import artifact_for, options, read
@@ -315,16 +315,9 @@ def test_head_initialisation_is_seeded(tiny_cls_model):
 # --- demo data ----------------------------------------------------------------------------------------
 
 
-def _generator(folder: str):
-    spec = importlib.util.spec_from_file_location(f"demo_{folder}", DEMO / folder / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("folder", ["cls", "qa"])
 def test_demo_files_are_the_generator_output(folder):
-    files = _generator(folder).render()
+    files = demo_generator(folder).render()
     for name, text in files.items():
         assert (DEMO / folder / name).read_text(encoding="utf-8") == text, name
 

@@ -251,7 +251,7 @@ def test_projection_settings_change_the_fingerprint_of_methods_trained_on_projec
     [
         ("demo-cls.yaml", lambda c: c["methods"].append("mtl_ws"), "mtl_ws warms up a tagger"),
         ("demo-cls.yaml", lambda c: c["data"]["train"].update(format="tsv"), "not a format of task 'cls'"),
-        ("demo-qa.yaml", lambda c: c["methods"].append("mtl"), "answer span projected"),
+        ("demo-qa.yaml", lambda c: c["methods"].append("mtl_ws"), "mtl_ws warms up a tagger"),
         ("demo-qa.yaml", lambda c: c["data"]["dev"].update(format="xnli"), "not a format of task 'qa'"),
     ],
 )
@@ -273,6 +273,17 @@ def test_classification_trains_on_translated_examples_and_the_tiny_model_reads_t
     assert wfc.evaluate_params(qa)["qa_variants"] == {"en": "squad", "de": "mlqa", "es": "mlqa"}
 
 
+def test_qa_translate_train_runs_the_tagging_chain_on_segmented_contexts():
+    qa = wfc.prepare(yaml.safe_load((ROOT / "config" / "demo-qa.yaml").read_text()), ROOT)
+    r = wfc.results_dir(qa)
+    assert wfc.sentences_path(qa, "train") == f"{r}/qa/train.sentences.parquet"
+    assert wfc.sentences_path(qa, "test.de") == f"{r}/ingest/test.de.parquet"
+    assert wfc.method_inputs(qa, "mtl") == [f"{r}/qa/train.{x}.span2span.parquet" for x in ("de", "es")]
+    assert wfc.method_inputs(qa, "to-de@word2word") == [f"{r}/qa/train.de.word2word.parquet"]
+    ner = wfc.prepare(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), ROOT)
+    assert wfc.sentences_path(ner, "train") == f"{wfc.results_dir(ner)}/ingest/train.parquet"
+
+
 def test_classification_labels_may_be_any_names():
     config = yaml.safe_load((ROOT / "config" / "demo-cls.yaml").read_text())
     config["labels"] = ["science/technology", "not entailed", "entailment"]
@@ -287,3 +298,19 @@ def test_rule_params_do_not_depend_on_the_order_of_config_keys(config):
     for fn, args in [(wfc.spans_params, ("par.de.src",)), (wfc.translate_params, ("de",))]:
         a, b = fn(config, *args), fn(reordered, *args)
         assert repr(a) == repr(b)  # Snakemake compares params by their text: a reorder would rerun jobs
+
+
+def test_a_setting_reruns_only_the_jobs_that_use_it(config):
+    """Snakemake reruns a job whose params changed: a new translated language must not retrain
+    zero-shot (nor the other languages' ``to`` models), a QA setting must not touch a tagger."""
+    more = copy.deepcopy(config)
+    more["translate"]["langs"] = ["de", "es", "nl"]
+    config["translate"]["langs"] = ["de", "es"]
+    assert wfc.finetune_params(more) == wfc.finetune_params(config)
+    for method in ("zero_shot", "to-de"):
+        assert wfc.method_extra_langs(more, method) == wfc.method_extra_langs(config, method)
+    assert wfc.method_extra_langs(more, "mtl") != wfc.method_extra_langs(config, "mtl")
+    qa = copy.deepcopy(config)
+    qa["qa"]["doc_stride"] += 1
+    for params in (wfc.finetune_params, wfc.predict_params, wfc.evaluate_params):
+        assert params(qa) == params(config)

@@ -15,6 +15,7 @@ rule finetune:
         method=lambda wc: wc.method,
         seed=lambda wc: int(wc.seed),
         method_params=lambda wc: wfc.method_params(config, wc.method),
+        target_langs=lambda wc: wfc.method_extra_langs(config, wc.method),
         checkpoint_dir=lambda wc: wfc.checkpoint_dir(config, wc.method, int(wc.seed)),
         **wfc.finetune_params(config),
     resources:

@@ -1,5 +1,5 @@
 # Raw files -> examples artifacts (sentences, qa_examples or cls_examples: the format decides); entity
-# spans; sentence-parallel pairs.
+# spans; sentence-parallel pairs; QA training contexts segmented into sentences, the answer tagged.
 
 
 rule ingest:
@@ -23,7 +23,7 @@ rule ingest:
 
 rule spans:
     input:
-        sentences=f"{R}/ingest/{{name}}.parquet",
+        sentences=lambda wc: wfc.sentences_path(config, wc.name),
     output:
         spans=f"{R}/spans/{{name}}.parquet",
     params:
@@ -56,6 +56,25 @@ rule pair_parallel:
         f"{LOGS}/pairs/{{corpus}}.{{lang}}.log",
     benchmark:
         f"{BENCH}/pairs/{{corpus}}.{{lang}}.tsv"
+    conda:
+        "../../envs/xlt.yaml"
+    script:
+        STEP
+
+
+rule qa_segment:
+    input:
+        examples=f"{R}/ingest/train.parquet",
+    output:
+        sentences=f"{R}/qa/train.sentences.parquet",
+    params:
+        step="qa_projection:main_segment",
+        src_lang=config["source_lang"],
+        scheme=config["scheme"],
+    log:
+        f"{LOGS}/qa_segment.log",
+    benchmark:
+        f"{BENCH}/qa_segment.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

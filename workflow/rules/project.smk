@@ -1,4 +1,5 @@
-# Label projection (span-to-span or word-to-word) and its evaluation against gold target labels.
+# Label projection (span-to-span or word-to-word) and its evaluation against gold target labels; QA
+# training examples rebuilt in each target language around their projected answer.
 
 
 rule project:
@@ -36,6 +37,27 @@ rule projection_eval:
         f"{LOGS}/projection_eval.log",
     benchmark:
         f"{BENCH}/projection_eval.tsv"
+    conda:
+        "../../envs/xlt.yaml"
+    script:
+        STEP
+
+
+rule qa_assemble:
+    input:
+        examples=f"{R}/ingest/train.parquet",
+        sentences=f"{R}/qa/train.sentences.parquet",
+        projected=f"{R}/project/translated.{{lang}}.{{mapping}}.parquet",
+    output:
+        examples=f"{R}/qa/train.{{lang}}.{{mapping}}.parquet",
+    params:
+        step="qa_projection:main_assemble",
+        tgt_lang=lambda wc: wc.lang,
+        scheme=config["scheme"],
+    log:
+        f"{LOGS}/qa_assemble/{{lang}}.{{mapping}}.log",
+    benchmark:
+        f"{BENCH}/qa_assemble/{{lang}}.{{mapping}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

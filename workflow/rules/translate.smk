@@ -4,7 +4,7 @@
 
 rule translate:
     input:
-        sentences=f"{R}/ingest/train.parquet",
+        sentences=wfc.sentences_path(config, "train"),
         file=lambda wc: wfc.translate_inputs(config, wc.lang),
     output:
         pairs=f"{R}/pairs/translated.{{lang}}.parquet",

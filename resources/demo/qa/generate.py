@@ -72,6 +72,24 @@ def generate() -> dict[str, dict[str, list[dict]]]:
     return out
 
 
+def sentences(context: str) -> list[str]:
+    """A template context's sentences (each ends with a full stop followed by a space or the end)."""
+    return re.split(r"(?<=\.) ", context)
+
+
+def translations(en: list[dict], other: list[dict]) -> list[tuple[str, str]]:
+    """(English, translation) of every context sentence and question of parallel paragraphs, in order
+    and without repeats: the ``file`` provider's table for QA translate-train."""
+    pairs: dict[str, str] = {}
+    for a, b in zip(en, other, strict=True):
+        pa, pb = a["paragraphs"][0], b["paragraphs"][0]
+        src, tgt = sentences(pa["context"]), sentences(pb["context"])
+        assert len(src) == len(tgt), (src, tgt)
+        pairs.update(zip(src, tgt, strict=True))
+        pairs.update((qa["question"], qb["question"]) for qa, qb in zip(pa["qas"], pb["qas"], strict=True))
+    return list(pairs.items())
+
+
 def render() -> dict[str, str]:
     """{file name: content} of every output file."""
     data = generate()
@@ -80,6 +98,9 @@ def render() -> dict[str, str]:
         for lang in langs:
             doc = {"version": "1.1", "data": data[split][lang]}
             files[f"{lang}.{split}.json"] = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    for lang in LANGS[1:]:
+        rows = translations(data["train"]["en"], data["train"][lang])
+        files[f"translations.en-{lang}.tsv"] = "".join(f"{a}\t{b}\n" for a, b in rows)
     return files
 
 
