@@ -147,6 +147,7 @@ def assemble_examples(
     projected: pd.DataFrame,
     tgt: str,
     scheme: str = "bio",
+    sentences_path: str = "<sentences>",
 ) -> tuple[pd.DataFrame, Counter]:
     """QA_EXAMPLES rows in ``tgt`` (``translated-{tgt}-{row:06d}``, ``source`` = the source question id)
     from the segmented source ``sentences`` and their ``projected`` translations, and the number of
@@ -154,18 +155,13 @@ def assemble_examples(
     detok = MosesDetokenizer(lang=tgt)
     joiner = "" if tgt in UNSPACED else " "
     translated = {row.src_id: row for row in projected.itertuples(index=False)}
-    docs: dict[str, list[str]] = {}
-    answer_sentence: dict[str, str] = {}
-    for sid, doc, tags in zip(sentences["id"], sentences["doc_id"], sentences["tags"], strict=True):
-        docs.setdefault(doc, []).append(sid)
-        if any(t != "O" for t in tags):
-            answer_sentence[doc] = sid
+    docs, answer_sentence = _documents(sentences, sentences_path)
     rows: list[dict] = []
     dropped: Counter = Counter()
     for r, ex in enumerate(examples.itertuples(index=False)):
         if ex.id not in docs:
             continue  # dropped by segment (counted there)
-        question = translated.get(next(s for s in docs[ex.id] if s.endswith(".q")))
+        question = translated.get(docs[ex.id][-1])
         if question is None:
             dropped["question not translated"] += 1
             continue
@@ -173,8 +169,8 @@ def assemble_examples(
             dropped["answer sentence not translated"] += 1
             continue
         context, answer = "", None
-        for sid in docs[ex.id]:
-            if sid.endswith(".q") or sid not in translated:
+        for sid in docs[ex.id][:-1]:
+            if sid not in translated:
                 continue
             row = translated[sid]
             text = detok.detokenize(list(row.tokens))
@@ -199,6 +195,28 @@ def assemble_examples(
             }
         )
     return pd.DataFrame(rows, columns=QA_EXAMPLES.columns), dropped
+
+
+def _documents(sentences: pd.DataFrame, path: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Sentence ids per question (context sentences in order, the question last) and the id of each
+    question's answer sentence; a document without exactly one of each is an ``ArtifactError``."""
+    docs: dict[str, list[str]] = {}
+    answer_sentence: dict[str, str] = {}
+    for row, (sid, doc, tags) in enumerate(
+        zip(sentences["id"], sentences["doc_id"], sentences["tags"], strict=True)
+    ):
+        docs.setdefault(doc, []).append(sid)
+        if any(t != "O" for t in tags):
+            if doc in answer_sentence:
+                raise ArtifactError(path, row, "tags", f"question {doc!r} has a second answer sentence")
+            answer_sentence[doc] = sid
+    for doc, sids in docs.items():
+        if doc not in answer_sentence or not sids[-1].endswith(".q"):
+            what = "no answer sentence" if doc not in answer_sentence else "no question sentence last"
+            raise ArtifactError(
+                path, None, "doc_id", f"question {doc!r}: {what} (not written by qa_segment?)"
+            )
+    return docs, answer_sentence
 
 
 def _answer_chars(row, text: str, offset: int, scheme: str, dropped: Counter) -> tuple[int, int] | None:
@@ -247,7 +265,9 @@ def main_assemble(ctx) -> None:
     sentences = read_artifact(str(ctx.input["sentences"]), SENTENCES)
     projected = read_artifact(str(ctx.input["projected"]), PROJECTED)
     tgt = ctx.params["tgt_lang"]
-    out, dropped = assemble_examples(examples, sentences, projected, tgt, ctx.params["scheme"])
+    out, dropped = assemble_examples(
+        examples, sentences, projected, tgt, ctx.params["scheme"], str(ctx.input["sentences"])
+    )
     n_in = sentences["doc_id"].nunique()
     log.info(
         "%s: %d of %d segmented questions kept with a projected answer; dropped: %s",

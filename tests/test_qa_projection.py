@@ -256,3 +256,20 @@ def test_segment_step_rejects_a_question_without_answer_and_writes_nothing(tmp_p
     ctx.params["src_lang"] = "en"
     main_segment(ctx)
     assert list(read_artifact(out, SENTENCES)["doc_id"]) == ["q1"] * 3
+
+
+def test_assemble_rejects_sentences_that_qa_segment_did_not_write():
+    source = examples([("q1", CONTEXT, "When?", "2002", 34)])
+    sentences, _ = segment_examples(source, "en")
+    tgt = projected([("train-en-000000.q", ["Wann", "?"], ["O", "O"])])
+    no_answer = sentences.copy()
+    no_answer.at[0, "tags"] = ["O"] * len(no_answer.at[0, "tags"])
+    with pytest.raises(ArtifactError, match=r"s\.parquet.*'doc_id'.*'q1': no answer sentence"):
+        assemble_examples(source, no_answer, tgt, "de", sentences_path="s.parquet")
+    two = sentences.copy()
+    two.at[1, "tags"] = ["B-ANSWER"] + ["O"] * (len(two.at[1, "tags"]) - 1)
+    with pytest.raises(ArtifactError, match=r"row 1, field 'tags'.*second answer sentence"):
+        assemble_examples(source, two, tgt, "de", sentences_path="s.parquet")
+    no_question = sentences.iloc[:-1]
+    with pytest.raises(ArtifactError, match="no question sentence last"):
+        assemble_examples(source, no_question, tgt, "de")
