@@ -418,3 +418,16 @@ def test_real_spanish_stray_i_tag_is_reported_in_strict_bio():
 def test_real_xquad_german():
     df = read(shared("xquad/xquad.de.json"), "squad", "de", "test")
     assert len(df) == 1190 and df["title"].nunique() == 48 and df["context"].nunique() == 240
+
+
+def test_squad_empty_answer_text_names_question_and_line(tmp_path):
+    """The shared TyDiQA-GoldP dev copy has every answer text empty: that is an error, not a set of
+    questions no prediction can match."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        (FIX / "squad.json").read_text(encoding="utf-8").replace('"text": "the Vistula"', '"text": ""', 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(InputFormatError, match=r"question 'q2': answer 0 has an empty text") as e:
+        read(str(bad), "squad", "en", "dev")
+    assert e.value.line == 25

@@ -54,8 +54,9 @@ def read_squad(
     ``question_ids``: ``file`` (default) keeps the file's question ids, which must be unique;
     ``position`` numbers the questions ``{index:06d}`` instead (for files whose ids repeat).
 
-    Each answer's ``answer_start`` must point at its ``text`` in the context
-    (``context[start:start + len(text)] == text``); a mismatch names the question id and its line.
+    Each answer's ``answer_start`` must point at its non-empty ``text`` in the context
+    (``context[start:start + len(text)] == text``); a mismatch or an empty answer names the question id
+    and its line.
     Title, context, question and answers are NFC-normalised (answer starts moved to match).
     ``scheme`` is accepted for a uniform reader signature and unused.
     """
@@ -114,6 +115,13 @@ def read_squad(
                             path,
                             line,
                             f"question {qid!r}: answer {k} needs 'text' and an integer 'answer_start'",
+                        )
+                    if not ans["text"].strip():
+                        raise InputFormatError(
+                            path,
+                            line,
+                            f"question {qid!r}: answer {k} has an empty text (a SQuAD v1.1 answer is a "
+                            "span of the context; a file without its gold answers cannot train or score)",
                         )
                     found = context[start : start + len(ans["text"])] if start >= 0 else None
                     if found != ans["text"]:
