@@ -21,6 +21,7 @@ wfc.prepare(config)
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/augment.smk"
 include: "workflow/rules/translate.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/project.smk"

@@ -136,6 +136,33 @@ PAIRS = Artifact(
     description="A source sentence and its translation (or its parallel counterpart).",
 )
 
+AUGMENTED = Artifact(
+    "augmented",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("src_id", pa.string()),
+            ("view", pa.int32()),
+            ("lang", pa.string()),
+            ("tokens", STR_LIST),
+            ("tags", STR_LIST),
+            ("pieces", pa.list_(STR_LIST)),
+            ("changed", pa.list_(pa.bool_())),
+            ("kind", pa.string()),
+            ("seed", pa.int64()),
+        ]
+    ),
+    nullable=frozenset({"tags", "pieces"}),
+    same_length=(("tokens", "tags"), ("tokens", "pieces"), ("tokens", "changed")),
+    unique=("id",),
+    description=(
+        "One augmented view of a source training sentence (xTune): code_switch replaces words one-for-one "
+        "(tokens; tags carried over), subword keeps the words and stores each word's sampled sub-word "
+        "pieces; changed marks the words the augmentation touched (switched, or a segmentation other "
+        "than the best one)."
+    ),
+)
+
 TRANSLATION_CACHE = Artifact(
     "translation_cache",
     pa.schema(
@@ -299,6 +326,7 @@ ARTIFACTS: dict[str, Artifact] = {
         QA_EXAMPLES,
         CLS_EXAMPLES,
         SPANS,
+        AUGMENTED,
         PAIRS,
         TRANSLATION_CACHE,
         ALIGNMENTS,
@@ -355,6 +383,7 @@ WHERE = {
     "qa_examples": "ingest/{name}.parquet (format squad); qa/train.{lang}.{mapping}.parquet (translated)",
     "cls_examples": "ingest/{name}.parquet (formats xnli, mnli_json, xlmt, sib200)",
     "spans": "spans/{name}.parquet",
+    "augmented": "augment/{kind}.{seed}.parquet",
     "pairs": "pairs/{corpus}.{lang}.parquet",
     "translation_cache": "{translate.cache_dir}/part-*.parquet",
     "alignments": "align/{corpus}.{lang}.parquet",

@@ -38,6 +38,7 @@ WILDCARDS = {
     "method": METHOD_WILDCARD,
     "mapping": r"span2span|word2word",
     "seed": r"\d+",
+    "kind": r"code_switch|subword",
 }
 TINY = "tiny"
 #: The input formats of each kind of task (the format decides the ingest artifact).
@@ -188,6 +189,28 @@ def sentences_path(config: dict, name: str) -> str:
 def source_spans(config: dict, corpus: str, lang: str) -> str:
     name = "train" if corpus == "translated" else f"{corpus}.{lang}.src"
     return f"{results_dir(config)}/spans/{name}.parquet"
+
+
+# -------------------------------------------------------------------------------------- augment
+
+
+def augment_inputs(config: dict, kind: str) -> list[str]:
+    """Files an augmentation reads besides the training set: the dictionaries (code_switch) or the tiny
+    model folder whose tokenizer samples (subword; a named encoder's tokenizer is loaded by name)."""
+    if kind == "code_switch":
+        return sorted(config["augment"]["code_switch"]["dictionaries"].values())
+    return tiny_model_inputs(config)
+
+
+@rule_params
+def augment_params(config: dict, kind: str) -> dict[str, Any]:
+    aug = config["augment"]
+    return {
+        "task_kind": task_kind(config),
+        "views": aug["views"],
+        "model_name_or_path": config["model"]["name_or_path"] if kind == "subword" else None,
+        **{"dictionaries": None, **aug[kind]},
+    }
 
 
 # -------------------------------------------------------------------------------------- translate
@@ -639,4 +662,6 @@ def _data_paths(config: dict) -> list[tuple[str, str]]:
     tr = config["translate"]
     if tr["provider"] == "file":
         out += [(f"translate.file.{lang}", tr["file"][lang]) for lang in translate_langs(config)]
+    dictionaries = config["augment"]["code_switch"]["dictionaries"]
+    out += [(f"augment.code_switch.dictionaries.{lang}", path) for lang, path in sorted(dictionaries.items())]
     return out

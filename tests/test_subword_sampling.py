@@ -15,10 +15,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import sentencepiece as spm
+from _helpers_tokenizers import TOY_VOCAB, unigram_tokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+from tokenizers import Tokenizer, models
 
 from pipeline_steps.augment.subword_sampling import META, UNK_PENALTY, UnigramSampler
 from pipeline_steps.errors import ConfigError
@@ -26,26 +27,6 @@ from pipeline_steps.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 N_SAMPLES = 20_000
 
-# A toy Unigram vocabulary over "abcd" (+ "xa"; "x" alone is no piece, so it is an unknown character).
-TOY_VOCAB = [
-    ("<unk>", 0.0),
-    (META, -3.1),
-    ("a", -2.0),
-    ("b", -2.4),
-    ("c", -2.2),
-    ("d", -2.9),
-    ("ab", -3.0),
-    ("bc", -3.6),
-    ("cd", -4.1),
-    ("da", -3.7),
-    ("abc", -4.4),
-    ("xa", -3.3),
-    (META + "a", -2.6),
-    (META + "b", -3.3),
-    (META + "c", -3.5),
-    (META + "d", -3.8),
-    (META + "ab", -3.9),
-]
 TOY_UNK_SCORE = min(s for _, s in TOY_VOCAB) - UNK_PENALTY
 STEMS = [
     "ab",
@@ -60,14 +41,6 @@ STEMS = [
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures: a tiny trained SentencePiece model, toy tokenizer.json files
-
-
-def unigram_tokenizer(vocab: list[tuple[str, float]], lowercase: bool = False) -> Tokenizer:
-    tok = Tokenizer(models.Unigram(vocab, unk_id=0))
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META)
-    if lowercase:
-        tok.normalizer = normalizers.Lowercase()
-    return tok
 
 
 def train_sentencepiece(folder: Path, model_type: str = "unigram") -> Path:
