@@ -1,0 +1,334 @@
+"""xTune stage 1 for a tagger: task loss plus example consistency R1 (paper 003, Sec. 3.1.1, 3.1.3, 3.3.3).
+
+Paper. Eq. 1 (Sec. 3.1.1): ``R1(D, theta, A) = sum_x KLS(f(x) || f(A(x)))`` with
+``KLS(P, Q) = KL(sg(P) || Q) + KL(sg(Q) || P)``; stage 1 (Sec. 3.1.3) fits
+``theta* = argmin L_task(D, theta) + R1(D, theta, A*)``; for sequence labelling (Sec. 3.3.3) f predicts
+one tag distribution per word, on its first sub-word, and subword sampling / code-switch keep the number
+of words, so word k of x is compared with word k of A(x).
+
+Official code (``../shared/papers/README.md``): R1 is weighted by lambda1 = 5.0 (also in stage 1, where
+the paper writes no weight); both views are tokenised word by word and R1 and the labels sit on first
+sub-words only; KL uses ``F.kl_div``'s ``reduction='mean'`` (over N x C) -- all three from
+``losses.symmetric_kl``. Its ``noised_loss`` switch adds the task loss on the augmented view
+(``task_loss_on_view`` here: the "Data Aug." ablation and stage 2).
+
+Choices made here:
+
+- L_task is ``sentence_ce`` (paper 001 Eq. 3, every sentence weighs the same), not the official
+  token-level mean cross-entropy;
+- the original and its view are two forward passes, each padded on its own (dropout is drawn
+  independently in each, as in the official code);
+- truncation at ``max_length`` may keep fewer words of one view than of the other: R1 pairs word k only
+  when both views keep its first sub-word (also skipping words with no sub-word at all);
+- with several augmented views per sentence, epoch e trains on view ``e mod views`` (``augment/views.py``);
+- ``self.last["r1"]`` logs the unweighted R1, so ``loss = task + lambda1 * r1``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import pandas as pd
+import torch
+
+from pipeline_steps.errors import ConfigError
+from pipeline_steps.losses.symmetric_kl import REDUCTIONS, first_subword_mask, symmetric_kl
+from pipeline_steps.methods.supervised import sentence_ce
+from pipeline_steps.models.token_classification import IGNORE, Encoded, collate, encode
+from pipeline_steps.train import ShuffledBatches
+
+LAMBDA1 = 5.0  # official xTune weight of R1, every task
+
+# --------------------------------------------------------------------------------------- encoding
+
+
+def special_ids(tokenizer) -> tuple[list[int], list[int]]:
+    """The special ids ``encode`` puts before and after a sentence's sub-words (XLM-R: <s> ... </s>),
+    read from the tokenizer's own output for a one-word sentence."""
+    enc = tokenizer([["a"]], is_split_into_words=True)
+    ids, words = list(enc["input_ids"][0]), enc.word_ids(0)
+    inside = [pos for pos, w in enumerate(words) if w is not None]
+    if not inside:
+        raise ValueError(f"{type(tokenizer).__name__} gives no sub-word for the word 'a'")
+    return ids[: inside[0]], ids[inside[-1] + 1 :]
+
+
+def _piece_ids(tokenizer, word: Sequence[str], unk_id: int) -> list[int]:
+    ids = tokenizer.convert_tokens_to_ids(list(word)) if len(word) else []
+    return [unk_id if i is None else int(i) for i in ids]
+
+
+def _label_row(width: int, first: Sequence[int], tags: Sequence[str], label2id: dict[str, int]) -> list[int]:
+    row = [IGNORE] * width
+    for w, pos in enumerate(first):
+        if pos >= 0:
+            row[pos] = label2id[tags[w]]
+    return row
+
+
+def encode_pieces(
+    tokenizer,
+    pieces: Sequence[Sequence[Sequence[str]]],
+    tags: Sequence[Sequence[str]] | None,
+    label2id: dict[str, int] | None,
+    max_length: int,
+) -> Encoded:
+    """``encode`` for sentences whose words come with their own sub-word pieces (a subword-sampled view).
+
+    Pieces become ids with ``convert_tokens_to_ids`` (a piece outside the vocabulary -> the unk id); the
+    special tokens and the truncation (``max_length`` ids in all, specials included) are ``encode``'s,
+    and so is the result: labels on each word's first piece, ``first`` = -1 for a word without pieces or
+    cut off, ``n_empty`` / ``n_truncated`` counting those."""
+    if max_length < 3:
+        raise ValueError(f"max_length must be at least 3 (got {max_length})")
+    prefix, suffix = special_ids(tokenizer)
+    budget = max_length - len(prefix) - len(suffix)
+    unk = int(tokenizer.unk_token_id)
+    labelled = tags is not None and label2id is not None
+    out = Encoded([], [] if labelled else None, [], [], [])
+    for i, words in enumerate(pieces):
+        ids: list[int] = []
+        first: list[int] = []
+        for word in words:
+            first.append(len(prefix) + len(ids) if len(word) and len(ids) < budget else -1)
+            ids.extend(_piece_ids(tokenizer, word, unk))
+        row = prefix + ids[:budget] + suffix
+        out.input_ids.append(row)
+        out.first.append(first)
+        n_empty = sum(1 for word in words if not len(word))
+        out.n_empty.append(n_empty)
+        out.n_truncated.append(sum(1 for f in first if f < 0) - n_empty)
+        if out.labels is not None:
+            out.labels.append(_label_row(len(row), first, tags[i], label2id))
+    return out
+
+
+def _merge(parts: Sequence[tuple[Sequence[int], Encoded]], n: int, labelled: bool) -> Encoded:
+    """Rows of several encodings put back in frame order (``parts``: (frame rows, their encoding))."""
+    where: dict[int, tuple[Encoded, int]] = {}
+    for rows, enc in parts:
+        where.update({i: (enc, k) for k, i in enumerate(rows)})
+
+    def column(name: str) -> list:
+        return [getattr(where[i][0], name)[where[i][1]] for i in range(n)]
+
+    labels = column("labels") if labelled else None
+    return Encoded(column("input_ids"), labels, column("first"), column("n_truncated"), column("n_empty"))
+
+
+def encode_view(tokenizer, frame: pd.DataFrame, label2id: dict[str, int] | None, max_length: int) -> Encoded:
+    """An AUGMENTED frame's rows: ``encode_pieces`` of ``pieces`` where set (subword), else ``encode`` of
+    ``tokens`` (code_switch). Labelled when every row has tags (and ``label2id`` is given)."""
+    has_tags = [t is not None for t in frame["tags"]]
+    if any(has_tags) and not all(has_tags):
+        raise ValueError("some augmented rows have tags and others not")
+    labelled = all(has_tags) and label2id is not None
+    tags = list(frame["tags"]) if labelled else None
+    by_pieces = [i for i, p in enumerate(frame["pieces"]) if p is not None]
+    by_tokens = [i for i, p in enumerate(frame["pieces"]) if p is None]
+    parts = []
+    if by_pieces:
+        pieces = [frame["pieces"].iloc[i] for i in by_pieces]
+        sub = None if tags is None else [tags[i] for i in by_pieces]
+        parts.append((by_pieces, encode_pieces(tokenizer, pieces, sub, label2id, max_length)))
+    if by_tokens:
+        tokens = [frame["tokens"].iloc[i] for i in by_tokens]
+        sub = None if tags is None else [tags[i] for i in by_tokens]
+        parts.append((by_tokens, encode(tokenizer, tokens, sub, label2id, max_length)))
+    return _merge(parts, len(frame), labelled)
+
+
+def align_views(train: pd.DataFrame, augmented: pd.DataFrame) -> list[pd.DataFrame]:
+    """One frame per view number (ascending): the augmented rows in ``train``'s order, matched by
+    ``src_id`` == ``train.id``; every view must hold each training sentence once, with as many words."""
+    ids = list(train["id"])
+    if len(set(ids)) != len(ids):
+        raise ValueError("the training sentences' ids are not unique")
+    stray = set(augmented["src_id"]) - set(ids)
+    if stray:
+        raise ValueError(f"{len(stray)} augmented rows have no training sentence, e.g. {sorted(stray)[0]!r}")
+    n_words = [len(t) for t in train["tokens"]]
+    views = []
+    for view, rows in augmented.groupby("view", sort=True):
+        if rows["src_id"].duplicated().any() or len(rows) != len(ids):
+            raise ValueError(f"view {view}: {len(rows)} rows for {len(ids)} training sentences")
+        rows = rows.set_index("src_id", drop=False).loc[ids].reset_index(drop=True)
+        bad = [i for i, t in enumerate(rows["tokens"]) if len(t) != n_words[i]]
+        if bad:
+            raise ValueError(
+                f"view {view}: {ids[bad[0]]!r} has {len(rows['tokens'][bad[0]])} words, not {n_words[bad[0]]}"
+            )
+        views.append(rows)
+    if not views:
+        raise ValueError("no augmented view to train on")
+    return views
+
+
+# ------------------------------------------------------------------------------------------- loss
+
+
+class ConsistencyLoss(NamedTuple):
+    """``loss = task + lambda1 * r1`` (``r1``: unweighted symmetric KL, Eq. 1)."""
+
+    loss: torch.Tensor
+    task: torch.Tensor
+    r1: torch.Tensor
+
+
+def prefix_pairs(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the first ``min(a.sum(), b.sum())`` True positions of the bool masks ``a`` and ``b``."""
+    keep = torch.minimum(a.sum(dim=1), b.sum(dim=1)).unsqueeze(1)
+    return a & (a.cumsum(dim=1) <= keep), b & (b.cumsum(dim=1) <= keep)
+
+
+def consistency_loss(
+    orig_logits: torch.Tensor,
+    orig_labels: torch.Tensor,
+    aug_logits: torch.Tensor,
+    aug_labels: torch.Tensor | None,
+    lambda1: float = LAMBDA1,
+    *,
+    orig_mask: torch.Tensor | None = None,
+    aug_mask: torch.Tensor | None = None,
+    stop_gradient: bool = True,
+    task_loss_on_view: bool = False,
+    reduction: str = "mean",
+) -> ConsistencyLoss:
+    """Stage-1 objective on one batch: ``sentence_ce(orig) [+ sentence_ce(view)] + lambda1 * R1``.
+
+    R1 = ``symmetric_kl`` between the original's and the view's logits at the paired word positions:
+    ``orig_mask`` / ``aug_mask`` (bool, ``[B, T]`` of each view), or by default the first sub-words
+    (labelled positions) of each, word k with word k, as many per row as both views label."""
+    if (orig_mask is None) != (aug_mask is None):
+        raise ValueError("pass both orig_mask and aug_mask, or neither")
+    if orig_mask is None:
+        if aug_labels is None:
+            raise ValueError("aug_labels or the masks are needed to pair the words")
+        orig_mask, aug_mask = prefix_pairs(first_subword_mask(orig_labels), first_subword_mask(aug_labels))
+    task = sentence_ce(orig_logits, orig_labels)
+    if task_loss_on_view:
+        if aug_labels is None:
+            raise ValueError("task_loss_on_view needs the view's labels")
+        task = task + sentence_ce(aug_logits, aug_labels)
+    r1 = symmetric_kl(orig_logits, aug_logits, orig_mask, reduction, stop_gradient, q_mask=aug_mask)
+    return ConsistencyLoss(task + lambda1 * r1, task, r1)
+
+
+# ----------------------------------------------------------------------------------------- recipe
+
+
+def paired_masks(
+    a: Encoded, b: Encoded, idx: Sequence[int], width_a: int, width_b: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bool masks ``[len(idx), width]`` of rows ``idx``: the first sub-words of the words both ``a`` and
+    ``b`` keep (word k of ``a`` pairs with word k of ``b``)."""
+    mask_a = torch.zeros((len(idx), width_a), dtype=torch.bool)
+    mask_b = torch.zeros((len(idx), width_b), dtype=torch.bool)
+    for r, i in enumerate(idx):
+        for pa, pb in zip(a.first[i], b.first[i], strict=True):
+            if pa >= 0 and pb >= 0:
+                mask_a[r, pa] = mask_b[r, pb] = True
+    return mask_a, mask_b
+
+
+def _check_options(lambda1: float, reduction: str) -> None:
+    if isinstance(lambda1, bool) or not isinstance(lambda1, int | float) or not math.isfinite(lambda1):
+        raise ConfigError(f"lambda1 must be a finite number (xTune: {LAMBDA1}), got {lambda1!r}")
+    if lambda1 < 0:
+        raise ConfigError(f"lambda1 must be >= 0, got {lambda1}")
+    if reduction not in REDUCTIONS:
+        raise ConfigError(f"unknown reduction {reduction!r}; expected one of {', '.join(REDUCTIONS)}")
+
+
+class ExampleConsistencyTagging(ShuffledBatches):
+    """xTune stage 1 for a tagger: (original, augmented view) pairs, loss ``consistency_loss``.
+
+    ``orig``: the labelled training sentences; ``views``: one encoding per augmented view, row i being a
+    view of sentence i with as many words (``from_frames`` builds both). Epoch e uses ``views[e mod
+    len(views)]``. A batch holds both views, each padded on its own, and the paired R1 masks. After each
+    ``loss`` call, ``self.last`` = ``{"task": ..., "r1": ...}`` (floats, R1 unweighted)."""
+
+    def __init__(
+        self,
+        orig: Encoded,
+        views: Sequence[Encoded],
+        batch_size: int,
+        seed: int,
+        pad_id: int,
+        *,
+        lambda1: float = LAMBDA1,
+        stop_gradient: bool = True,
+        task_loss_on_view: bool = False,
+        reduction: str = "mean",
+    ):
+        super().__init__(len(orig), batch_size, seed, "ExampleConsistencyTagging")
+        _check_options(lambda1, reduction)
+        self._check_data(orig, views, task_loss_on_view)
+        self.orig, self.views, self.pad_id = orig, list(views), int(pad_id)
+        self.lambda1, self.stop_gradient = float(lambda1), bool(stop_gradient)
+        self.task_loss_on_view, self.reduction = bool(task_loss_on_view), reduction
+        self.view_index = 0
+        self.last: dict[str, float] = {}
+
+    @staticmethod
+    def _check_data(orig: Encoded, views: Sequence[Encoded], task_loss_on_view: bool) -> None:
+        if orig.labels is None:
+            raise ValueError("ExampleConsistencyTagging needs labelled original sentences")
+        if not views:
+            raise ValueError("ExampleConsistencyTagging needs at least one augmented view")
+        for v, view in enumerate(views):
+            if len(view) != len(orig) or [len(f) for f in view.first] != [len(f) for f in orig.first]:
+                raise ValueError(f"view {v} does not have the original sentences' rows and word counts")
+            if task_loss_on_view and view.labels is None:
+                raise ValueError(f"task_loss_on_view: view {v} has no labels")
+
+    @classmethod
+    def from_frames(
+        cls,
+        train: pd.DataFrame,
+        augmented: pd.DataFrame,
+        tokenizer,
+        label2id: dict[str, int],
+        max_length: int,
+        batch_size: int,
+        seed: int,
+        **options,
+    ) -> ExampleConsistencyTagging:
+        """From the SENTENCES training frame and its AUGMENTED views (paired by ``src_id``)."""
+        orig = encode(tokenizer, list(train["tokens"]), list(train["tags"]), label2id, max_length)
+        views = [encode_view(tokenizer, v, label2id, max_length) for v in align_views(train, augmented)]
+        return cls(orig, views, batch_size, seed, tokenizer.pad_token_id, **options)
+
+    def batches(self, epoch: int):
+        self.view_index = epoch % len(self.views)
+        yield from super().batches(epoch)
+
+    def collate(self, indices: Sequence[int]) -> dict:
+        view = self.views[self.view_index]
+        orig_batch = collate(self.orig, indices, self.pad_id)
+        view_batch = collate(view, indices, self.pad_id)
+        widths = orig_batch["input_ids"].shape[1], view_batch["input_ids"].shape[1]
+        orig_mask, view_mask = paired_masks(self.orig, view, indices, *widths)
+        return {"orig": orig_batch, "view": view_batch, "orig_mask": orig_mask, "view_mask": view_mask}
+
+    def loss(self, model, batch) -> torch.Tensor:
+        parts = consistency_loss(
+            _logits(model, batch["orig"]),
+            batch["orig"]["labels"],
+            _logits(model, batch["view"]),
+            batch["view"].get("labels"),
+            self.lambda1,
+            orig_mask=batch["orig_mask"],
+            aug_mask=batch["view_mask"],
+            stop_gradient=self.stop_gradient,
+            task_loss_on_view=self.task_loss_on_view,
+            reduction=self.reduction,
+        )
+        self.last = {"task": float(parts.task.detach()), "r1": float(parts.r1.detach())}
+        return parts.loss
+
+
+def _logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
