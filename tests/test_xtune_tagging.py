@@ -1,11 +1,13 @@
-"""xTune stage 1 for a tagger (pipeline_steps/methods/xtune_tagging.py): encoding sub-word-sampled views,
-the loss L_task + lambda1 * R1 on first sub-words (paper 003 Sec. 3.1.1, 3.1.3, 3.3.3) and its recipe."""
+"""xTune for a tagger (pipeline_steps/methods/xtune_tagging.py). Stage 1: encoding sub-word-sampled views,
+the loss L_task + lambda1 * R1 on first sub-words (paper 003 Sec. 3.1.1, 3.1.3, 3.3.3) and its recipe.
+Stage 2: + lambda2 * R2 against a frozen teacher on the view rows (Sec. 3.1.2-3.1.3) and its recipe."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 from _helpers_model import TINY_PARAMS, toy_sentences, train_config, write_sentences
 
 from pipeline_steps.augment.subword_sampling import UnigramSampler
@@ -15,12 +17,15 @@ from pipeline_steps.losses.symmetric_kl import symmetric_kl
 from pipeline_steps.methods.supervised import sentence_ce
 from pipeline_steps.methods.xtune_tagging import (
     LAMBDA1,
+    LAMBDA2,
     ExampleConsistencyTagging,
+    ModelConsistencyTagging,
     align_views,
     consistency_loss,
     encode_pieces,
     encode_view,
     paired_masks,
+    stage2_loss,
 )
 from pipeline_steps.models import tiny
 from pipeline_steps.models.token_classification import IGNORE, Encoded, encode, load_model, load_tokenizer
@@ -392,5 +397,255 @@ def test_short_training_run_decreases_the_loss_and_is_deterministic(tiny_dir, to
     )
     again, model2, _ = run(tiny_dir, tok)
     assert again.log["loss"].tolist() == losses
+    for (name, p), q in zip(model.state_dict().items(), model2.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+
+
+# -------------------------------------------------------------------------------------- stage 2: loss
+
+
+def stacked_batch(seed=0, classes=5):
+    """``hand_batch``'s originals (rows 0-1) and views (rows 2-3) stacked as stage 2 sees them, with a
+    teacher's logits on all 4 rows."""
+    o, o_lab, a, a_lab = hand_batch(seed, classes)
+    logits = torch.cat([F.pad(o, (0, 0, 0, 2)), a])
+    labels = torch.cat([F.pad(o_lab, (0, 2), value=IGNORE), a_lab])
+    is_view = torch.tensor([False, False, True, True])
+    first = labels != IGNORE
+    r1 = (first & ~is_view[:, None], first & is_view[:, None])
+    teacher = torch.randn(logits.shape, generator=torch.Generator().manual_seed(seed + 100))
+    return logits, labels, teacher, is_view, r1, first
+
+
+VIEW_POS = [(2, 1), (2, 2), (2, 5), (3, 2), (3, 4)]  # the views' first sub-words in stacked_batch
+
+
+def r2_by_hand(student_rows, teacher_rows, hard):
+    """Eq. 2 as the official code computes it: CE on the teacher's argmax (mean over positions), or the
+    summed KL(teacher || student) / (positions x classes)."""
+    if hard:
+        return F.cross_entropy(student_rows, teacher_rows.argmax(-1))
+    lt, ls = teacher_rows.log_softmax(-1), student_rows.log_softmax(-1)
+    return (lt.exp() * (lt - ls)).sum() / student_rows.numel()
+
+
+@pytest.mark.parametrize("hard", [True, False])
+def test_stage2_loss_is_task_plus_weighted_r1_and_r2(hard):
+    logits, labels, teacher, is_view, r1, first = stacked_batch()
+    o, o_lab, a, a_lab = hand_batch()
+    out = stage2_loss(logits, labels, teacher, is_view, r1, first, lambda1=2.5, lambda2=0.7, hard=hard)
+    task = sentence_ce(o, o_lab) + sentence_ce(a, a_lab)
+    pairs_o = torch.stack([o[0, 1], o[0, 3], o[0, 4], o[1, 1], o[1, 2]])
+    pairs_a = torch.stack([a[0, 1], a[0, 2], a[0, 5], a[1, 2], a[1, 4]])
+    r2 = r2_by_hand(
+        torch.stack([logits[p] for p in VIEW_POS]), torch.stack([teacher[p] for p in VIEW_POS]), hard
+    )
+    assert torch.allclose(out.task, task) and torch.allclose(out.r1, r1_by_hand(pairs_o, pairs_a))
+    assert torch.allclose(out.r2, r2) and out.r2 > 0
+    assert torch.allclose(out.loss, task + 2.5 * out.r1 + 0.7 * r2)
+    other = stage2_loss(logits, labels, teacher, is_view, r1, first, hard=not hard)
+    assert not torch.isclose(other.r2, out.r2)  # hard and soft R2 differ
+    default = stage2_loss(logits, labels, teacher, is_view, r1, first)
+    assert torch.allclose(
+        default.r2,
+        r2_by_hand(
+            torch.stack([logits[p] for p in VIEW_POS]), torch.stack([teacher[p] for p in VIEW_POS]), True
+        ),
+    )
+    assert torch.allclose(default.loss, default.task + LAMBDA1 * default.r1 + LAMBDA2 * default.r2)
+
+
+def test_stage2_ablations_drop_exactly_their_part():
+    logits, labels, teacher, is_view, r1, first = stacked_batch()
+    full = stage2_loss(logits, labels, teacher, is_view, r1, first, lambda1=2.5, lambda2=0.7)
+    no_r1 = stage2_loss(logits, labels, teacher, is_view, r1, first, lambda1=2.5, lambda2=0.7, use_r1=False)
+    no_r2 = stage2_loss(logits, labels, None, is_view, r1, first, lambda1=2.5, lambda2=0.7, use_r2=False)
+    assert full.r1 > 0 and full.r2 > 0
+    assert float(no_r1.r1) == 0.0 and torch.equal(no_r1.r2, full.r2) and torch.equal(no_r1.task, full.task)
+    assert torch.allclose(no_r1.loss, full.task + 0.7 * full.r2)
+    assert float(no_r2.r2) == 0.0 and torch.equal(no_r2.r1, full.r1) and torch.equal(no_r2.task, full.task)
+    assert torch.allclose(no_r2.loss, full.task + 2.5 * full.r1)
+    with pytest.raises(ValueError, match="teacher"):
+        stage2_loss(logits, labels, None, is_view, r1, first)
+
+
+@pytest.mark.parametrize("hard", [True, False])
+def test_r2_reads_the_teacher_on_view_rows_only(hard):
+    logits, labels, teacher, is_view, r1, first = stacked_batch()
+    base = stage2_loss(logits, labels, teacher, is_view, r1, first, hard=hard)
+    moved = teacher.clone()
+    moved[:2] = 50 * torch.randn(moved[:2].shape, generator=torch.Generator().manual_seed(3))
+    same = stage2_loss(logits, labels, moved, is_view, r1, first, hard=hard)
+    assert torch.equal(same.loss, base.loss) and torch.equal(same.r2, base.r2)
+    for row, pos in VIEW_POS:  # every first sub-word of a view row does matter
+        hit = teacher.clone()
+        hit[row, pos] = -hit[row, pos] * 20
+        assert not torch.isclose(stage2_loss(logits, labels, hit, is_view, r1, first, hard=hard).r2, base.r2)
+
+
+def test_untagged_view_rows_add_only_r2():
+    logits, labels, teacher, is_view, r1, first = stacked_batch()
+    base = stage2_loss(logits, labels, teacher, is_view, r1, first, hard=True)
+    gen = torch.Generator().manual_seed(7)
+    extra = torch.randn(2, *logits.shape[1:], generator=gen)  # two MT-like rows: no tags, no word pairs
+    extra_teacher = torch.randn(extra.shape, generator=gen)
+    extra_r2 = torch.zeros(2, logits.shape[1], dtype=torch.bool)
+    extra_r2[0, [1, 2, 4]] = extra_r2[1, [1, 3]] = True  # their words' first sub-words
+    none = torch.zeros_like(extra_r2)
+    out = stage2_loss(
+        torch.cat([logits, extra]),
+        torch.cat([labels, torch.full(extra_r2.shape, IGNORE)]),
+        torch.cat([teacher, extra_teacher]),
+        torch.cat([is_view, torch.tensor([True, True])]),
+        (torch.cat([r1[0], none]), torch.cat([r1[1], none])),
+        torch.cat([first, extra_r2]),
+        hard=True,
+    )
+    assert torch.equal(out.task, base.task) and torch.equal(out.r1, base.r1)
+    # R2 is the mean CE over the 5 tagged-view positions and the 5 new ones
+    new = F.cross_entropy(extra[extra_r2], extra_teacher[extra_r2].argmax(-1), reduction="sum")
+    assert torch.allclose(out.r2, (5 * base.r2 + new) / 10) and not torch.isclose(out.r2, base.r2)
+
+
+# ------------------------------------------------------------------------------------ stage 2: recipe
+
+
+def teacher_model(tiny_dir):
+    return load_model(tiny_dir, TAGSET, seed=1)  # stands in for the stage-1 checkpoint (another head)
+
+
+def mt_frame(frame, view=1):
+    """AUGMENTED-like machine translations: other word counts, no tags, no pieces."""
+    tokens = [["Hola", *list(t[: max(1, len(t) - 2)])] for t in frame["tokens"]]
+    return pd.DataFrame({"src_id": frame["id"], "view": view, "tokens": tokens, "tags": None, "pieces": None})
+
+
+def test_stage2_batches_stack_originals_and_views(tiny_dir, tok):
+    frame = train_frame(6)
+    aug = pd.concat([subword_views(tiny_dir, frame, views=1, ratio=1.0), mt_frame(frame)], ignore_index=True)
+    recipe = ModelConsistencyTagging.from_frames(frame, aug, teacher_model(tiny_dir), tok, LABEL2ID, 64, 3, 0)
+    assert recipe.views[0].labels is not None and recipe.views[1].labels is None
+    rows = [4, 1, 2]
+    for epoch in (0, 1):
+        list(recipe.batches(epoch))
+        view = recipe.views[epoch]
+        batch = recipe.collate(rows)
+        assert batch["is_view"].tolist() == [False] * 3 + [True] * 3
+        for r, i in enumerate(rows):
+            assert batch["input_ids"][r, : len(recipe.orig.input_ids[i])].tolist() == recipe.orig.input_ids[i]
+            assert batch["input_ids"][3 + r, : len(view.input_ids[i])].tolist() == view.input_ids[i]
+            assert batch["attention_mask"][3 + r].sum() == len(view.input_ids[i])
+            assert batch["r2_mask"][3 + r].sum() == len(view.first[i])  # every word of the view
+        n_words = sum(len(t) for t in frame["tokens"].iloc[rows])
+        if epoch == 0:  # tagged view: labels, R1 pairs word k with word k
+            assert torch.equal(batch["r1_orig"][:3], batch["labels"][:3] != IGNORE)
+            assert torch.equal(batch["r1_view"][3:], batch["labels"][3:] != IGNORE)
+            assert batch["r1_view"].sum() == n_words
+        else:  # MT: no labels, no R1 pairs, R2 on its own words
+            assert (batch["labels"][3:] == IGNORE).all() and not batch["r1_view"].any()
+            assert not batch["r1_orig"].any()
+            assert batch["r2_mask"][3:].sum() == sum(len(t) for t in mt_frame(frame)["tokens"].iloc[rows])
+
+
+@pytest.mark.parametrize("options", [{}, {"hard": False, "lambda2": 0.3, "use_r1": False}])
+def test_stage2_recipe_loss_is_stage2_loss_with_the_teachers_logits(tiny_dir, tok, options):
+    frame = train_frame(6)
+    aug = subword_views(tiny_dir, frame, views=1, ratio=1.0)
+    teacher = teacher_model(tiny_dir)
+    recipe = ModelConsistencyTagging.from_frames(frame, aug, teacher, tok, LABEL2ID, 64, 6, 0, **options)
+    model = load_model(tiny_dir, TAGSET, seed=0).eval()
+    batch = next(iter(recipe.batches(0)))
+    got = recipe.loss(model, batch)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    with torch.no_grad():
+        t_logits = teacher(input_ids=ids, attention_mask=mask).logits  # the teacher on every row
+    direct = stage2_loss(
+        model(input_ids=ids, attention_mask=mask).logits,
+        batch["labels"],
+        t_logits,
+        batch["is_view"],
+        (batch["r1_orig"], batch["r1_view"]),
+        batch["r2_mask"],
+        **options,
+    )
+    assert torch.allclose(got, direct.loss, atol=1e-6) and recipe.last["r2"] > 0
+    assert recipe.last == pytest.approx(
+        {k: float(getattr(direct, k).detach()) for k in ("task", "r1", "r2")}, abs=1e-6
+    )
+    assert (recipe.last["r1"] == 0.0) == (options.get("use_r1") is False)
+
+
+def test_mt_views_contribute_only_r2_in_the_recipe(tiny_dir, tok):
+    frame = train_frame(6)
+    recipe = ModelConsistencyTagging.from_frames(
+        frame, mt_frame(frame, 0), teacher_model(tiny_dir), tok, LABEL2ID, 64, 6, 0
+    )
+    model = load_model(tiny_dir, TAGSET, seed=0).eval()
+    batch = next(iter(recipe.batches(0)))
+    loss = recipe.loss(model, batch)
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert recipe.last["r1"] == 0.0 and recipe.last["r2"] > 0
+    assert recipe.last["task"] == pytest.approx(float(sentence_ce(logits[:6], batch["labels"][:6]).detach()))
+    assert float(loss.detach()) == pytest.approx(recipe.last["task"] + LAMBDA2 * recipe.last["r2"], rel=1e-6)
+    with pytest.raises(ValueError, match="only R2"):
+        ModelConsistencyTagging.from_frames(
+            frame, mt_frame(frame, 0), None, tok, LABEL2ID, 64, 6, 0, use_r2=False
+        )
+
+
+def test_stage2_recipe_rejects_bad_settings(tiny_dir, tok):
+    frame = train_frame(4)
+    aug = subword_views(tiny_dir, frame, views=1)
+    teacher = teacher_model(tiny_dir)
+    for bad in ({"lambda2": -1.0}, {"lambda2": float("nan")}, {"lambda1": -1.0}, {"reduction": "sum"}):
+        with pytest.raises(ConfigError):
+            ModelConsistencyTagging.from_frames(frame, aug, teacher, tok, LABEL2ID, 64, 2, 0, **bad)
+    with pytest.raises(ValueError, match="teacher"):
+        ModelConsistencyTagging.from_frames(frame, aug, None, tok, LABEL2ID, 64, 2, 0)
+    recipe = ModelConsistencyTagging.from_frames(frame, aug, teacher, tok, LABEL2ID, 64, 2, 0)
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    batch = next(iter(recipe.batches(0)))
+    with pytest.raises(ValueError, match="separate"):
+        recipe.loss(teacher, batch)
+    teacher.train()  # switched back to training mode behind the recipe's back: run in eval mode anyway
+    recipe.loss(load_model(tiny_dir, TAGSET, seed=0), batch)
+    assert not teacher.training
+    next(teacher.parameters()).requires_grad_(True)  # unfrozen behind the recipe's back
+    with pytest.raises(RuntimeError, match="trainable"):
+        recipe.loss(load_model(tiny_dir, TAGSET, seed=0), batch)
+
+
+def run_stage2(tiny_dir, tok, seed=0):
+    frame = train_frame(16)
+    aug = pd.concat([subword_views(tiny_dir, frame, views=1), mt_frame(frame)], ignore_index=True)
+    teacher = teacher_model(tiny_dir)
+    recipe = ModelConsistencyTagging.from_frames(frame, aug, teacher, tok, LABEL2ID, 64, 4, seed=seed)
+    teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    model = load_model(tiny_dir, TAGSET, seed=seed)
+    student_before = {k: v.clone() for k, v in model.state_dict().items()}
+    seen = []
+    config = train_config(seed=seed, lr=5e-3, epochs=2, warmup_ratio=0.0, device="cpu")
+    result = train(model, recipe, config, on_step=lambda step, row: seen.append(dict(recipe.last)))
+    return result, model, teacher, teacher_before, student_before, seen
+
+
+def test_stage2_training_keeps_the_teacher_frozen_and_is_deterministic(tiny_dir, tok):
+    result, model, teacher, teacher_before, student_before, seen = run_stage2(tiny_dir, tok)
+    losses = result.log["loss"].tolist()
+    assert result.steps == 8 and all(last["r2"] > 0 for last in seen)
+    assert all(last["r1"] > 0 for last in seen[:4]) and all(
+        last["r1"] == 0.0 for last in seen[4:]
+    )  # MT epoch
+    assert all(
+        last["task"] + LAMBDA1 * last["r1"] + LAMBDA2 * last["r2"] == pytest.approx(loss)
+        for last, loss in zip(seen, losses, strict=True)
+    )
+    after = teacher.state_dict()
+    assert after.keys() == teacher_before.keys()
+    assert all(torch.equal(after[k], v) for k, v in teacher_before.items())
+    assert all(p.grad is None and not p.requires_grad for p in teacher.parameters()) and not teacher.training
+    assert any(not torch.equal(model.state_dict()[k], v) for k, v in student_before.items())
+    again, model2, *_, seen2 = run_stage2(tiny_dir, tok)
+    assert again.log["loss"].tolist() == losses and seen2 == seen
     for (name, p), q in zip(model.state_dict().items(), model2.state_dict().values(), strict=True):
         assert torch.equal(p, q), name

@@ -1,4 +1,6 @@
-"""xTune stage 1 for a tagger: task loss plus example consistency R1 (paper 003, Sec. 3.1.1, 3.1.3, 3.3.3).
+"""xTune for a tagger: stage 1 (task + example consistency R1) and stage 2 (+ model consistency R2 against
+the frozen stage-1 model) (paper 003, Sec. 3.1.1-3.1.3, 3.3.3). Stage 2 is ``ModelConsistencyTagging``
+(its docstring has the stage-2 details); everything below up to it is stage 1.
 
 Paper. Eq. 1 (Sec. 3.1.1): ``R1(D, theta, A) = sum_x KLS(f(x) || f(A(x)))`` with
 ``KLS(P, Q) = KL(sg(P) || Q) + KL(sg(Q) || P)``; stage 1 (Sec. 3.1.3) fits
@@ -32,8 +34,10 @@ from typing import NamedTuple
 
 import pandas as pd
 import torch
+from torch import nn
 
 from pipeline_steps.errors import ConfigError
+from pipeline_steps.losses.model_consistency import freeze, model_consistency
 from pipeline_steps.losses.symmetric_kl import REDUCTIONS, first_subword_mask, symmetric_kl
 from pipeline_steps.methods.supervised import sentence_ce
 from pipeline_steps.models.token_classification import IGNORE, Encoded, collate, encode
@@ -140,9 +144,12 @@ def encode_view(tokenizer, frame: pd.DataFrame, label2id: dict[str, int] | None,
     return _merge(parts, len(frame), labelled)
 
 
-def align_views(train: pd.DataFrame, augmented: pd.DataFrame) -> list[pd.DataFrame]:
+def align_views(
+    train: pd.DataFrame, augmented: pd.DataFrame, *, untagged_any_length: bool = False
+) -> list[pd.DataFrame]:
     """One frame per view number (ascending): the augmented rows in ``train``'s order, matched by
-    ``src_id`` == ``train.id``; every view must hold each training sentence once, with as many words."""
+    ``src_id`` == ``train.id``; every view must hold each training sentence once, with as many words
+    (``untagged_any_length``: except a view whose tags are all null, e.g. machine translations)."""
     ids = list(train["id"])
     if len(set(ids)) != len(ids):
         raise ValueError("the training sentences' ids are not unique")
@@ -155,6 +162,9 @@ def align_views(train: pd.DataFrame, augmented: pd.DataFrame) -> list[pd.DataFra
         if rows["src_id"].duplicated().any() or len(rows) != len(ids):
             raise ValueError(f"view {view}: {len(rows)} rows for {len(ids)} training sentences")
         rows = rows.set_index("src_id", drop=False).loc[ids].reset_index(drop=True)
+        if untagged_any_length and all(t is None for t in rows["tags"]):
+            views.append(rows)
+            continue
         bad = [i for i, t in enumerate(rows["tokens"]) if len(t) != n_words[i]]
         if bad:
             raise ValueError(
@@ -233,11 +243,15 @@ def paired_masks(
     return mask_a, mask_b
 
 
+def _check_weight(name: str, value: float, official: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number (xTune: {official}), got {value!r}")
+    if value < 0:
+        raise ConfigError(f"{name} must be >= 0, got {value}")
+
+
 def _check_options(lambda1: float, reduction: str) -> None:
-    if isinstance(lambda1, bool) or not isinstance(lambda1, int | float) or not math.isfinite(lambda1):
-        raise ConfigError(f"lambda1 must be a finite number (xTune: {LAMBDA1}), got {lambda1!r}")
-    if lambda1 < 0:
-        raise ConfigError(f"lambda1 must be >= 0, got {lambda1}")
+    _check_weight("lambda1", lambda1, LAMBDA1)
     if reduction not in REDUCTIONS:
         raise ConfigError(f"unknown reduction {reduction!r}; expected one of {', '.join(REDUCTIONS)}")
 
@@ -332,3 +346,265 @@ class ExampleConsistencyTagging(ShuffledBatches):
 
 def _logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+
+# ---------------------------------------------------------------------------------------------- stage 2
+
+# Official weight of R2 per task, (cross-lingual transfer, translate-train-all), from the released scripts
+# (``../shared/papers/README.md``); NER (panx) uses hard R2 (``--use_hard_labels``), POS (udpos) soft KL.
+LAMBDA2_OFFICIAL: dict[str, tuple[float, float]] = {
+    "panx": (5.0, 1.0),
+    "udpos": (0.3, 0.3),
+    "xnli": (5.0, 1.0),
+    "pawsx": (2.0, 1.0),
+    "mlqa": (5.0, 0.5),
+    "xquad": (5.0, 0.1),
+    "tydiqa": (5.0, 0.3),
+}
+LAMBDA2 = LAMBDA2_OFFICIAL["panx"][0]  # NER, cross-lingual transfer
+
+
+class Stage2Loss(NamedTuple):
+    """``loss = task + lambda1 * r1 + lambda2 * r2`` (``r1``, ``r2`` unweighted; a switched-off part is 0)."""
+
+    loss: torch.Tensor
+    task: torch.Tensor
+    r1: torch.Tensor
+    r2: torch.Tensor
+
+
+def _check_rows(
+    is_view: torch.Tensor, logits: torch.Tensor, r1_masks: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    if is_view.dtype != torch.bool or is_view.shape != logits.shape[:1]:
+        raise ValueError(f"is_view must be bool of shape {tuple(logits.shape[:1])}, got {is_view.dtype}")
+    r1_orig, r1_view = r1_masks
+    if bool(r1_orig[is_view].any()) or bool(r1_view[~is_view].any()):
+        raise ValueError("r1_masks[0] may select original rows only and r1_masks[1] view rows only")
+
+
+def stage2_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher_logits: torch.Tensor | None,
+    is_view: torch.Tensor,
+    r1_masks: tuple[torch.Tensor, torch.Tensor],
+    r2_mask: torch.Tensor,
+    *,
+    lambda1: float = LAMBDA1,
+    lambda2: float = LAMBDA2,
+    hard: bool = True,
+    stop_gradient: bool = True,
+    use_r1: bool = True,
+    use_r2: bool = True,
+    reduction: str = "mean",
+) -> Stage2Loss:
+    """Full xTune (Sec. 3.1.3): ``L_task(D_A) + lambda1 * R1(D_A, A') + lambda2 * R2(D_A, theta, theta*)``
+    on one batch whose original and view rows are stacked in ``logits`` (``[N, T, C]``, the student).
+
+    ``labels`` ``[N, T]``: IGNORE off labelled first sub-words (an untagged view row is all IGNORE);
+    ``is_view`` ``[N]`` (bool) marks the view rows. task and R1 are stage 1's ``consistency_loss`` (task on
+    the original rows + on the labelled view rows; R1 between the positions ``r1_masks[0]`` of original
+    rows and ``r1_masks[1]`` of view rows, k-th with k-th). R2 (Eq. 2) is ``model_consistency`` against
+    ``teacher_logits`` (``[N, T, C]``, the frozen model on the same rows) at ``r2_mask`` on the VIEW rows
+    only (original rows of ``teacher_logits`` are never read): cross-entropy on the teacher's argmax
+    (``hard``, NER) or KL(teacher || student). ``use_r1`` / ``use_r2`` = False drop that part (logged as
+    0; ``teacher_logits`` may then be None)."""
+    _check_rows(is_view, logits, r1_masks)
+    orig = ~is_view
+    first = consistency_loss(
+        logits[orig],
+        labels[orig],
+        logits[is_view],
+        labels[is_view],
+        lambda1,
+        orig_mask=r1_masks[0][orig],
+        aug_mask=r1_masks[1][is_view],
+        stop_gradient=stop_gradient,
+        task_loss_on_view=True,
+        reduction=reduction,
+    )
+    zero = first.r1.new_zeros(())
+    r1 = first.r1 if use_r1 else zero
+    r2 = zero
+    if use_r2:
+        if teacher_logits is None:
+            raise ValueError("R2 needs the teacher's logits (or use_r2=False)")
+        r2 = model_consistency(logits, teacher_logits, r2_mask, hard, reduction, rows=is_view)
+    return Stage2Loss(first.task + lambda1 * r1 + lambda2 * r2, first.task, r1, r2)
+
+
+def _pad_to(t: torch.Tensor, width: int, value: int) -> torch.Tensor:
+    return torch.nn.functional.pad(t, (0, width - t.shape[1]), value=value)
+
+
+def first_mask(enc: Encoded, idx: Sequence[int], width: int) -> torch.Tensor:
+    """Bool ``[len(idx), width]``: the first sub-word of every word row ``idx`` of ``enc`` keeps."""
+    mask = torch.zeros((len(idx), width), dtype=torch.bool)
+    for r, i in enumerate(idx):
+        mask[r, [p for p in enc.first[i] if p >= 0]] = True
+    return mask
+
+
+def check_frozen(teacher: nn.Module) -> None:
+    """Raise unless ``teacher`` (the R2 model theta*) has no trainable parameter."""
+    trainable = [name for name, p in teacher.named_parameters() if p.requires_grad]
+    if trainable:
+        raise RuntimeError(f"the R2 teacher has {len(trainable)} trainable parameters, e.g. {trainable[0]}")
+
+
+class ModelConsistencyTagging(ShuffledBatches):
+    """xTune stage 2 for a tagger (Sec. 3.1.2-3.1.3): loss ``stage2_loss`` against a frozen teacher.
+
+    ``orig``: the labelled training sentences D; ``views``: one encoding per augmented view, row i a view
+    of sentence i (``from_frames`` pairs them by ``src_id``). Epoch e uses ``views[e mod len(views)]``
+    (augment ratio 1.0: one view per original). A batch stacks B originals and their B views (padded to
+    one width; ``is_view`` marks the views). ``teacher``: the stage-1 model theta*, a separate module,
+    frozen here (``freeze``: eval mode, no trainable parameter -- checked at construction and each step)
+    and run under ``torch.no_grad()`` on the view rows only. The student (the trained ``model``) should
+    restart from the pretrained encoder, as the official code does. ``self.last`` = ``{"task", "r1",
+    "r2"}`` (floats, R1 and R2 unweighted).
+
+    A TAGGED view (subword sampling, code-switch) has the original's words: task loss on it, R1 word k
+    with word k, R2. An UNTAGGED view (machine translation) is not paired word by word with its original,
+    so it gets no task loss and no R1 -- only R2, which needs no labels (Sec. 3.1.2). The official code
+    also takes R1 between an MT sentence and a subword-sampled re-tokenisation of it (its subword sampling
+    stays on in stage 2); that is NOT done here. Official structure, for comparison: D and A(D) are
+    separate shuffled rows, each row's R1 partner is its own subword-sampled twin, task is one token-mean
+    cross-entropy; here stage 1's pairing is kept (R1 between an original and its view, ``sentence_ce``).
+
+    Options: ``lambda1`` (5.0), ``lambda2`` (official per task, ``LAMBDA2_OFFICIAL``: panx 5.0
+    cross-lingual transfer / 1.0 translate-train-all, udpos 0.3 / 0.3; default 5.0), ``hard`` (R2 as
+    cross-entropy on the teacher's argmax, the official choice for NER; False: KL for POS),
+    ``stop_gradient`` (R1), ``reduction`` (R1 and soft R2), and the ablations ``use_r1=False`` ("with
+    only model consistency R2"; the paper's teacher is then fine-tuned without R1, Sec. 3.1.2 -- the
+    caller's choice) and ``use_r2=False`` ("with only example consistency R1"; no teacher needed)."""
+
+    def __init__(
+        self,
+        orig: Encoded,
+        views: Sequence[Encoded],
+        teacher: nn.Module | None,
+        batch_size: int,
+        seed: int,
+        pad_id: int,
+        *,
+        lambda1: float = LAMBDA1,
+        lambda2: float = LAMBDA2,
+        hard: bool = True,
+        stop_gradient: bool = True,
+        use_r1: bool = True,
+        use_r2: bool = True,
+        reduction: str = "mean",
+    ):
+        super().__init__(len(orig), batch_size, seed, "ModelConsistencyTagging")
+        _check_options(lambda1, reduction)
+        _check_weight("lambda2", lambda2, LAMBDA2)
+        self._check_data(orig, views, use_r2)
+        if use_r2 and teacher is None:
+            raise ValueError("R2 needs a teacher (the stage-1 model), or use_r2=False")
+        self.teacher = None if teacher is None else freeze(teacher)
+        if self.teacher is not None:
+            check_frozen(self.teacher)
+        self.orig, self.views, self.pad_id = orig, list(views), int(pad_id)
+        self.options = {
+            "lambda1": float(lambda1),
+            "lambda2": float(lambda2),
+            "hard": bool(hard),
+            "stop_gradient": bool(stop_gradient),
+            "use_r1": bool(use_r1),
+            "use_r2": bool(use_r2),
+            "reduction": reduction,
+        }
+        self.view_index = 0
+        self.last: dict[str, float] = {}
+
+    @staticmethod
+    def _check_data(orig: Encoded, views: Sequence[Encoded], use_r2: bool) -> None:
+        if orig.labels is None:
+            raise ValueError("ModelConsistencyTagging needs labelled original sentences")
+        if not views:
+            raise ValueError("ModelConsistencyTagging needs at least one augmented view")
+        for v, view in enumerate(views):
+            if len(view) != len(orig):
+                raise ValueError(f"view {v} has {len(view)} rows for {len(orig)} original sentences")
+            if view.labels is None and not use_r2:
+                raise ValueError(f"view {v} has no tags: only R2 could use it, and use_r2 is False")
+            if view.labels is not None and [len(f) for f in view.first] != [len(f) for f in orig.first]:
+                raise ValueError(f"tagged view {v} does not have the original sentences' word counts")
+
+    @classmethod
+    def from_frames(
+        cls,
+        train: pd.DataFrame,
+        augmented: pd.DataFrame,
+        teacher: nn.Module | None,
+        tokenizer,
+        label2id: dict[str, int],
+        max_length: int,
+        batch_size: int,
+        seed: int,
+        **options,
+    ) -> ModelConsistencyTagging:
+        """From the SENTENCES training frame and its AUGMENTED views (paired by ``src_id``); a view whose
+        tags are all null (machine translation; ``pieces`` may be absent) may have any number of words."""
+        if "pieces" not in augmented.columns:
+            augmented = augmented.assign(pieces=None)
+        orig = encode(tokenizer, list(train["tokens"]), list(train["tags"]), label2id, max_length)
+        aligned = align_views(train, augmented, untagged_any_length=True)
+        views = [encode_view(tokenizer, v, label2id, max_length) for v in aligned]
+        return cls(orig, views, teacher, batch_size, seed, tokenizer.pad_token_id, **options)
+
+    def batches(self, epoch: int):
+        self.view_index = epoch % len(self.views)
+        yield from super().batches(epoch)
+
+    def collate(self, indices: Sequence[int]) -> dict:
+        view = self.views[self.view_index]
+        o, v = collate(self.orig, indices, self.pad_id), collate(view, indices, self.pad_id)
+        width = max(o["input_ids"].shape[1], v["input_ids"].shape[1])
+        v_labels = v.get("labels", torch.full_like(v["input_ids"], IGNORE))
+        none = torch.zeros((len(indices), width), dtype=torch.bool)
+        mo, mv = (
+            paired_masks(self.orig, view, indices, width, width) if view.labels is not None else (none, none)
+        )
+        return {
+            "input_ids": torch.cat(
+                [_pad_to(o["input_ids"], width, self.pad_id), _pad_to(v["input_ids"], width, self.pad_id)]
+            ),
+            "attention_mask": torch.cat(
+                [_pad_to(o["attention_mask"], width, 0), _pad_to(v["attention_mask"], width, 0)]
+            ),
+            "labels": torch.cat([_pad_to(o["labels"], width, IGNORE), _pad_to(v_labels, width, IGNORE)]),
+            "is_view": torch.tensor([False] * len(indices) + [True] * len(indices)),
+            "r1_orig": torch.cat([mo, none]),
+            "r1_view": torch.cat([none, mv]),
+            "r2_mask": torch.cat([first_mask(self.orig, indices, width), first_mask(view, indices, width)]),
+        }
+
+    def teacher_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The frozen teacher's logits on the view rows (eval mode, no graph); zeros on original rows."""
+        check_frozen(self.teacher)
+        rows, ids = batch["is_view"], batch["input_ids"]
+        self.teacher.to(ids.device).eval()
+        with torch.no_grad():
+            view = self.teacher(input_ids=ids[rows], attention_mask=batch["attention_mask"][rows]).logits
+        out = view.new_zeros((*ids.shape, view.shape[-1]))
+        out[rows] = view
+        return out
+
+    def loss(self, model, batch) -> torch.Tensor:
+        if model is self.teacher:
+            raise ValueError("the student and the R2 teacher must be separate modules")
+        use_r2 = self.options["use_r2"]
+        parts = stage2_loss(
+            _logits(model, batch),
+            batch["labels"],
+            self.teacher_logits(batch) if use_r2 else None,
+            batch["is_view"],
+            (batch["r1_orig"], batch["r1_view"]),
+            batch["r2_mask"],
+            **self.options,
+        )
+        self.last = {k: float(getattr(parts, k).detach()) for k in ("task", "r1", "r2")}
+        return parts.loss
