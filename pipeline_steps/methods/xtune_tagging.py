@@ -256,7 +256,30 @@ def _check_options(lambda1: float, reduction: str) -> None:
         raise ConfigError(f"unknown reduction {reduction!r}; expected one of {', '.join(REDUCTIONS)}")
 
 
-class ExampleConsistencyTagging(ShuffledBatches):
+class _ViewRecipe(ShuffledBatches):
+    """Original sentences and their augmented views (row i of every view augments sentence i); epoch e
+    trains on ``views[e mod len(views)]`` (``augment/views.py``). Subclasses collate and score."""
+
+    def __init__(self, orig: Encoded, views: Sequence[Encoded], batch_size: int, seed: int, pad_id: int):
+        name = type(self).__name__
+        super().__init__(len(orig), batch_size, seed, name)
+        if orig.labels is None:
+            raise ValueError(f"{name} needs labelled original sentences")
+        if not views:
+            raise ValueError(f"{name} needs at least one augmented view")
+        for v, view in enumerate(views):
+            if len(view) != len(orig):
+                raise ValueError(f"view {v} has {len(view)} rows for {len(orig)} original sentences")
+        self.orig, self.views, self.pad_id = orig, list(views), int(pad_id)
+        self.view_index = 0
+        self.last: dict[str, float] = {}
+
+    def batches(self, epoch: int):
+        self.view_index = epoch % len(self.views)
+        yield from super().batches(epoch)
+
+
+class ExampleConsistencyTagging(_ViewRecipe):
     """xTune stage 1 for a tagger: (original, augmented view) pairs, loss ``consistency_loss``.
 
     ``orig``: the labelled training sentences; ``views``: one encoding per augmented view, row i being a
@@ -277,26 +300,15 @@ class ExampleConsistencyTagging(ShuffledBatches):
         task_loss_on_view: bool = False,
         reduction: str = "mean",
     ):
-        super().__init__(len(orig), batch_size, seed, "ExampleConsistencyTagging")
+        super().__init__(orig, views, batch_size, seed, pad_id)
         _check_options(lambda1, reduction)
-        self._check_data(orig, views, task_loss_on_view)
-        self.orig, self.views, self.pad_id = orig, list(views), int(pad_id)
-        self.lambda1, self.stop_gradient = float(lambda1), bool(stop_gradient)
-        self.task_loss_on_view, self.reduction = bool(task_loss_on_view), reduction
-        self.view_index = 0
-        self.last: dict[str, float] = {}
-
-    @staticmethod
-    def _check_data(orig: Encoded, views: Sequence[Encoded], task_loss_on_view: bool) -> None:
-        if orig.labels is None:
-            raise ValueError("ExampleConsistencyTagging needs labelled original sentences")
-        if not views:
-            raise ValueError("ExampleConsistencyTagging needs at least one augmented view")
         for v, view in enumerate(views):
-            if len(view) != len(orig) or [len(f) for f in view.first] != [len(f) for f in orig.first]:
-                raise ValueError(f"view {v} does not have the original sentences' rows and word counts")
+            if [len(f) for f in view.first] != [len(f) for f in orig.first]:
+                raise ValueError(f"view {v} does not have the original sentences' word counts")
             if task_loss_on_view and view.labels is None:
                 raise ValueError(f"task_loss_on_view: view {v} has no labels")
+        self.lambda1, self.stop_gradient = float(lambda1), bool(stop_gradient)
+        self.task_loss_on_view, self.reduction = bool(task_loss_on_view), reduction
 
     @classmethod
     def from_frames(
@@ -314,10 +326,6 @@ class ExampleConsistencyTagging(ShuffledBatches):
         orig = encode(tokenizer, list(train["tokens"]), list(train["tags"]), label2id, max_length)
         views = [encode_view(tokenizer, v, label2id, max_length) for v in align_views(train, augmented)]
         return cls(orig, views, batch_size, seed, tokenizer.pad_token_id, **options)
-
-    def batches(self, epoch: int):
-        self.view_index = epoch % len(self.views)
-        yield from super().batches(epoch)
 
     def collate(self, indices: Sequence[int]) -> dict:
         view = self.views[self.view_index]
@@ -453,7 +461,7 @@ def check_frozen(teacher: nn.Module) -> None:
         raise RuntimeError(f"the R2 teacher has {len(trainable)} trainable parameters, e.g. {trainable[0]}")
 
 
-class ModelConsistencyTagging(ShuffledBatches):
+class ModelConsistencyTagging(_ViewRecipe):
     """xTune stage 2 for a tagger (Sec. 3.1.2-3.1.3): loss ``stage2_loss`` against a frozen teacher.
 
     ``orig``: the labelled training sentences D; ``views``: one encoding per augmented view, row i a view
@@ -497,16 +505,19 @@ class ModelConsistencyTagging(ShuffledBatches):
         use_r2: bool = True,
         reduction: str = "mean",
     ):
-        super().__init__(len(orig), batch_size, seed, "ModelConsistencyTagging")
+        super().__init__(orig, views, batch_size, seed, pad_id)
         _check_options(lambda1, reduction)
         _check_weight("lambda2", lambda2, LAMBDA2)
-        self._check_data(orig, views, use_r2)
+        for v, view in enumerate(views):
+            if view.labels is None and not use_r2:
+                raise ValueError(f"view {v} has no tags: only R2 could use it, and use_r2 is False")
+            if view.labels is not None and [len(f) for f in view.first] != [len(f) for f in orig.first]:
+                raise ValueError(f"tagged view {v} does not have the original sentences' word counts")
         if use_r2 and teacher is None:
             raise ValueError("R2 needs a teacher (the stage-1 model), or use_r2=False")
         self.teacher = None if teacher is None else freeze(teacher)
         if self.teacher is not None:
             check_frozen(self.teacher)
-        self.orig, self.views, self.pad_id = orig, list(views), int(pad_id)
         self.options = {
             "lambda1": float(lambda1),
             "lambda2": float(lambda2),
@@ -516,22 +527,6 @@ class ModelConsistencyTagging(ShuffledBatches):
             "use_r2": bool(use_r2),
             "reduction": reduction,
         }
-        self.view_index = 0
-        self.last: dict[str, float] = {}
-
-    @staticmethod
-    def _check_data(orig: Encoded, views: Sequence[Encoded], use_r2: bool) -> None:
-        if orig.labels is None:
-            raise ValueError("ModelConsistencyTagging needs labelled original sentences")
-        if not views:
-            raise ValueError("ModelConsistencyTagging needs at least one augmented view")
-        for v, view in enumerate(views):
-            if len(view) != len(orig):
-                raise ValueError(f"view {v} has {len(view)} rows for {len(orig)} original sentences")
-            if view.labels is None and not use_r2:
-                raise ValueError(f"view {v} has no tags: only R2 could use it, and use_r2 is False")
-            if view.labels is not None and [len(f) for f in view.first] != [len(f) for f in orig.first]:
-                raise ValueError(f"tagged view {v} does not have the original sentences' word counts")
 
     @classmethod
     def from_frames(
@@ -554,10 +549,6 @@ class ModelConsistencyTagging(ShuffledBatches):
         aligned = align_views(train, augmented, untagged_any_length=True)
         views = [encode_view(tokenizer, v, label2id, max_length) for v in aligned]
         return cls(orig, views, teacher, batch_size, seed, tokenizer.pad_token_id, **options)
-
-    def batches(self, epoch: int):
-        self.view_index = epoch % len(self.views)
-        yield from super().batches(epoch)
 
     def collate(self, indices: Sequence[int]) -> dict:
         view = self.views[self.view_index]
