@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,11 @@ def prepare(config: dict, root: str | Path = ".") -> dict:
     """Validate ``config`` against config/schema.yaml, fill in its defaults, and ``check`` it."""
     config_schema.validate(config)
     check(config, root)
+    if unused_test_langs(config):
+        print(
+            f"xlt: data.test {unused_test_langs(config)} ignored: not the source_lang or a target_lang",
+            file=sys.stderr,
+        )
     return config
 
 
@@ -422,7 +428,15 @@ def method_test_langs(config: dict, method: str) -> list[str]:
 
 
 def test_langs(config: dict) -> list[str]:
-    return list(config["data"]["test"])
+    """The test sets the experiment predicts on: the source and target languages', in that order. A
+    test set of another language is ignored (an overlay config such as qa-mlqa.yaml narrows
+    ``target_langs`` but cannot delete the test sets it inherits; ``unused_test_langs`` lists them)."""
+    test = config["data"]["test"]
+    return [lang for lang in [config["source_lang"], *config["target_langs"]] if lang in test]
+
+
+def unused_test_langs(config: dict) -> list[str]:
+    return sorted(set(config["data"]["test"]) - set(test_langs(config)))
 
 
 def finetune_fingerprint(config: dict, method: str, seed: int) -> str:

@@ -314,3 +314,18 @@ def test_a_setting_reruns_only_the_jobs_that_use_it(config):
     qa["qa"]["doc_stride"] += 1
     for params in (wfc.finetune_params, wfc.predict_params, wfc.evaluate_params):
         assert params(qa) == params(config)
+
+
+def test_an_overlay_that_narrows_target_langs_predicts_only_their_test_sets(shared_data, capsys):
+    """config/qa-mlqa.yaml on config/qa.yaml: Snakemake merges the two (it cannot delete the XQuAD test
+    sets of other languages), and only en/de/es are predicted."""
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((ROOT / "config" / "qa.yaml").read_text())
+    update_config(config, yaml.safe_load((ROOT / "config" / "qa-mlqa.yaml").read_text()))
+    wfc.prepare(config, ROOT)
+    assert len(config["data"]["test"]) == 12
+    assert wfc.test_langs(config) == ["en", "de", "es"]
+    assert wfc.method_test_langs(config, "zero_shot") == ["en", "de", "es"]
+    assert "ignored" in capsys.readouterr().err
+    assert "mlqa" in config["data"]["test"]["de"]["path"]
