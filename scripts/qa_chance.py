@@ -1,10 +1,11 @@
 """Random-span baseline ("chance") for extractive QA on an experiment's ingested test sets.
 
 A span of 1-4 words (1-8 characters for zh/th, written without spaces) at a uniformly random position of
-the context, 20 draws per question (seed 0), scored with SQuAD v1.1 F1/EM (or MLQA's normalisation):
+the context, 20 draws per question (seed 0 per test set), scored with SQuAD v1.1 F1/EM (or MLQA's
+normalisation):
 
-    .venv/bin/python scripts/qa_chance.py qa            # results/qa/ingest/test.*.parquet
-    .venv/bin/python scripts/qa_chance.py qa-mlqa mlqa
+    .venv/bin/python scripts/qa_chance.py qa                   # results/qa/ingest/test.*.parquet
+    .venv/bin/python scripts/qa_chance.py qa-mlqa mlqa en de es   # only these languages
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ def random_spans(context: str, lang: str, rng: random.Random, draws: int = 20) -
     return out
 
 
-def main(experiment: str, variant: str = "squad") -> None:
-    rng = random.Random(0)
-    for path in sorted(Path(f"results/{experiment}/ingest").glob("test.*.parquet")):
+def main(experiment: str, variant: str = "squad", *langs: str) -> None:
+    paths = sorted(Path(f"results/{experiment}/ingest").glob("test.*.parquet"))
+    for path in [p for p in paths if not langs or p.stem.split(".")[1] in langs]:
         df = pd.read_parquet(path)
         lang = df["lang"].iloc[0]
+        rng = random.Random(0)  # per test set: a language's baseline does not depend on the others
         preds, golds = [], []
         for context, gold in zip(df["context"], df["answer_texts"], strict=True):
             spans = random_spans(context, lang, rng)
