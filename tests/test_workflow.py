@@ -153,6 +153,16 @@ def test_rerun_after_finetune_change_touches_only_downstream(finished, workdir):
     assert set(plan) == {"finetune", "predict", "evaluate", "report"}
 
 
+def test_rerun_after_dropping_a_translated_language_retrains_only_the_methods_using_it(finished, workdir):
+    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    cfg["translate"]["langs"] = ["de"]
+    cfg["methods"] = [m for m in cfg["methods"] if "es" not in m]  # to-es@word2word needs Spanish
+    (workdir / "de-only.yaml").write_text(yaml.safe_dump(cfg))
+    plan = planned_rules(snakemake(workdir, "-n", "--configfile", "de-only.yaml"))
+    # mtl and mtl_ws lose their Spanish data; zero_shot, to-de and bilingual-de are untouched
+    assert plan == {"finetune": 2, "predict": 6, "evaluate": 2, "report": 1}
+
+
 def test_bad_config_is_reported_readably(workdir):
     cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
     cfg["align"]["backend"] = "giza"
