@@ -454,8 +454,10 @@ def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
         "labels": config["labels"],
         "data": {k: config["data"][k] for k in ("train", "dev")},
     }
-    if method_extra_langs(config, method):  # trains on projected data: how it was made matters too
-        keys.update({k: config[k] for k in ("translate", "project")})
+    langs = method_extra_langs(config, method)
+    if langs:  # trains on projected data: how its languages' data were made matters too (no other's)
+        keys["translate"] = {lang: translate_params(config, lang) for lang in langs}
+        keys["project"] = config["project"]
         keys["align"] = align_params(config)
     return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -329,3 +329,15 @@ def test_an_overlay_that_narrows_target_langs_predicts_only_their_test_sets(shar
     assert wfc.method_test_langs(config, "zero_shot") == ["en", "de", "es"]
     assert "ignored" in capsys.readouterr().err
     assert "mlqa" in config["data"]["test"]["de"]["path"]
+
+
+def test_a_translated_languages_settings_reach_only_the_checkpoints_of_models_trained_on_it(config):
+    """The checkpoint folder (a finetune param) names what made a model: to-de's does not change when
+    Spanish is dropped or its translation file changes; mtl's does."""
+    fewer = copy.deepcopy(config)
+    fewer["translate"]["langs"] = ["de"]
+    other_file = copy.deepcopy(config)
+    other_file["translate"]["file"]["es"] = "elsewhere.tsv"
+    for changed in (fewer, other_file):
+        assert wfc.checkpoint_dir(changed, "to-de", 13) == wfc.checkpoint_dir(config, "to-de", 13)
+        assert wfc.checkpoint_dir(changed, "mtl", 13) != wfc.checkpoint_dir(config, "mtl", 13)
