@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from functools import cache
 
 import pandas as pd
-from sacremoses import MosesDetokenizer
 
 from pipeline_steps.errors import ArtifactError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.schemas import PROJECTED, QA_EXAMPLES, SENTENCES
 from pipeline_steps.tags import spans_from_tags, tags_from_spans
+from pipeline_steps.translate import detokenize
 from pipeline_steps.translate.base import check_source_lang
 
 log = logging.getLogger(__name__)
@@ -152,9 +152,9 @@ def assemble_examples(
     """QA_EXAMPLES rows in ``tgt`` (``translated-{tgt}-{row:06d}``, ``source`` = the source question id)
     from the segmented source ``sentences`` and their ``projected`` translations, and the number of
     questions dropped per reason."""
-    detok = MosesDetokenizer(lang=tgt)
     joiner = "" if tgt in UNSPACED else " "
     translated = {row.src_id: row for row in projected.itertuples(index=False)}
+    text_of = dict(zip(projected["src_id"], detokenize(list(projected["tokens"]), tgt), strict=True))
     docs, answer_sentence = _documents(sentences, sentences_path)
     rows: list[dict] = []
     dropped: Counter = Counter()
@@ -173,7 +173,7 @@ def assemble_examples(
             if sid not in translated:
                 continue
             row = translated[sid]
-            text = detok.detokenize(list(row.tokens))
+            text = text_of[sid]
             context += joiner if context else ""
             if sid == answer_sentence[ex.id]:
                 answer = _answer_chars(row, text, len(context), scheme, dropped)
@@ -188,7 +188,7 @@ def assemble_examples(
                 "split": "translated",
                 "title": ex.title,
                 "context": context,
-                "question": detok.detokenize(list(question.tokens)),
+                "question": text_of[question.src_id],
                 "answer_texts": [context[start:end]],
                 "answer_starts": [start],
                 "source": ex.id,

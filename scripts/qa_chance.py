@@ -1,8 +1,8 @@
 """Random-span baseline ("chance") for extractive QA on an experiment's ingested test sets.
 
-A span of 1-4 words (1-8 characters for zh/th, written without spaces) at a uniformly random position of
-the context, 20 draws per question (seed 0 per test set), scored with SQuAD v1.1 F1/EM (or MLQA's
-normalisation):
+A span of 1-4 words (1-8 characters in scripts written without spaces: zh, ja, th, ...) at a uniformly
+random position of the context, 20 draws per question (seed 0 per test set), scored with SQuAD v1.1
+F1/EM (or MLQA's normalisation):
 
     .venv/bin/python scripts/qa_chance.py qa                   # results/qa/ingest/test.*.parquet
     .venv/bin/python scripts/qa_chance.py qa-mlqa mlqa en de es   # only these languages
@@ -17,8 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline_steps.metrics.qa import squad_scores
-
-UNSPACED = ("zh", "th")
+from pipeline_steps.qa_projection import UNSPACED
 
 
 def random_spans(context: str, lang: str, rng: random.Random, draws: int = 20) -> list[str]:
