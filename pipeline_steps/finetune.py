@@ -24,10 +24,10 @@ import pandas as pd
 import torch
 
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.io import atomic_dir, write_artifact
+from pipeline_steps.io import atomic_dir, read_artifact, write_artifact
 from pipeline_steps.methods import MethodData, make_method
 from pipeline_steps.models.token_classification import freeze_word_embeddings, load_tokenizer
-from pipeline_steps.schemas import TRAIN_LOG
+from pipeline_steps.schemas import TRAIN_LOG, Artifact
 from pipeline_steps.tasks import make_task
 from pipeline_steps.train import TrainConfig, Trainer, cpu_threads
 
@@ -79,6 +79,23 @@ def remove_checkpoints(root: Path, phases: Sequence[str]) -> None:
         shutil.rmtree(root / phase, ignore_errors=True)
     with contextlib.suppress(OSError):
         root.rmdir()
+
+
+def input_paths(value: Any) -> list[str]:
+    """A rule input that may be absent, one path or a list, as a list of paths."""
+    if not value:
+        return []
+    return [str(value)] if isinstance(value, str | os.PathLike) else [str(v) for v in value]
+
+
+def read_augmented(paths: Sequence[str], artifact: Artifact | None) -> pd.DataFrame | None:
+    """The augmented views (the task's artifact: schemas.AUGMENTED for tagging) of the method's inputs,
+    concatenated; None without any."""
+    if not paths:
+        return None
+    if artifact is None:
+        raise ConfigError(f"this task has no augmented views, but finetune was given {list(paths)}")
+    return pd.concat([read_artifact(path, artifact) for path in paths], ignore_index=True)
 
 
 def base_model(model_input: Any, name_or_path: str | None) -> str:
@@ -158,7 +175,8 @@ def train_config(p: dict[str, Any], method: str) -> TrainConfig:
 
 def main(ctx) -> None:
     """Rule ``finetune``. input: train, dev (sentences), model (optional folder: the tiny model), extra
-    (optional list of projected artifacts); output: model (folder), log (train_log).
+    (optional list of projected artifacts), augmented (optional augmented views, xTune), teacher
+    (optional model folder, xTune stage 2); output: model (folder), log (train_log).
 
     params: every key of the config's ``finetune:`` section -- lr, epochs, batch_size, max_length,
     warmup_ratio, weight_decay, max_grad_norm (null: no clipping), max_steps (null: all epochs),
@@ -182,9 +200,10 @@ def main(ctx) -> None:
     train_df = task.read_labelled(str(ctx.input["train"]), task.examples)
     dev_path = ctx.input.get("dev")
     dev_df = task.read_labelled(str(dev_path), task.examples) if dev_path else None
-    extra_paths = ctx.input.get("extra") or []
-    extra_paths = [extra_paths] if isinstance(extra_paths, str | os.PathLike) else list(extra_paths)
+    extra_paths = input_paths(ctx.input.get("extra"))
     extra = [task.read_labelled(str(x), task.translated) for x in extra_paths]
+    augmented = read_augmented(input_paths(ctx.input.get("augmented")), task.augmented)
+    teacher = base_model(ctx.input.get("teacher"), None) if ctx.input.get("teacher") else None
 
     model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
     tokenizer = load_tokenizer(model_path)
@@ -210,6 +229,8 @@ def main(ctx) -> None:
         "train": _digest_frame(train_df, columns),
         "dev": None if dev_df is None else _digest_frame(dev_df, columns),
         "extra": [_digest_frame(x, columns) for x in extra],
+        "augmented": None if augmented is None else _digest_frame(augmented, list(augmented.columns)),
+        "teacher": None if teacher is None else _digest_model(teacher),
         "params": {k: v for k, v in sorted(p.items()) if k not in NOT_TRAJECTORY},
     }
     trainer = Trainer(config, checkpoint_dir=ckpt_dir, evaluate=evaluate, fingerprint=fingerprint)
@@ -223,6 +244,8 @@ def main(ctx) -> None:
         extra=extra,
         params=p,
         task=task,
+        augmented=augmented,
+        teacher=teacher,
     )
     result = make_method(method, data).fit(model, trainer)
     train_log = trainer.log

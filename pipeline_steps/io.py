@@ -130,9 +130,13 @@ def read_artifact(path: str | os.PathLike, artifact: Artifact) -> pd.DataFrame:
     except (pa.ArrowInvalid, OSError) as exc:
         raise ArtifactError(str(path), None, None, f"not a readable Parquet file: {exc}") from exc
     df = table.to_pandas(types_mapper=None)
+    for name in sorted(artifact.added - set(df.columns)):  # written before the column existed
+        df[name] = None
     for name, typ in zip(artifact.schema.names, artifact.schema.types, strict=True):
         if name in df.columns and pa.types.is_list(typ):
             df[name] = df[name].map(_to_list)
+        elif name in df.columns and pa.types.is_map(typ):  # arrow maps arrive as lists of pairs
+            df[name] = df[name].map(lambda v: None if v is None else dict(v))
     return validate(df, artifact, str(path))
 
 

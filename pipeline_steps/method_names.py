@@ -5,6 +5,8 @@ language l is the model trained on l's projected data), named ``to-de``, ``bilin
 A method that trains on projected data may name the label projection it uses with ``@mapping``:
 ``to@word2word`` (config) becomes ``to-de@word2word``, ``to-es@word2word`` (paper 001 Table 5, which
 compares TO on span-to-span and word-to-word projections); without it, ``project.mapping`` applies.
+An xTune method (paper 003) may name the augmentation of all its stages the same way:
+``xtune_r1@code_switch`` (Table 4: each augmentation alone); without it, ``method_params.xtune`` applies.
 """
 
 from __future__ import annotations
@@ -15,13 +17,19 @@ from collections.abc import Sequence
 from pipeline_steps.errors import ConfigError
 
 #: The method grammar, stated once: ``base[-lang][@mapping]``.
-METHOD_PATTERN = r"(?P<base>[a-z_]+)(?:-(?P<lang>[a-z]{2,3}))?(?:@(?P<mapping>[a-z0-9]+))?"
+METHOD_PATTERN = r"(?P<base>[a-z0-9_]+?)(?:-(?P<lang>[a-z]{2,3}))?(?:@(?P<mapping>[a-z0-9_]+))?"
 METHOD_RE = re.compile(f"^{METHOD_PATTERN}$")
 #: The same grammar as a Snakemake wildcard constraint (no named groups).
 METHOD_WILDCARD = re.sub(r"\(\?P<\w+>", "(?:", METHOD_PATTERN)
 PER_LANGUAGE = frozenset({"to", "bilingual"})
 ALL_TARGETS = frozenset({"mtl", "mtl_ws"})
 MAPPINGS = ("span2span", "word2word")
+#: xTune (paper 003): stage 1 alone ("R1 only"), full two-stage, "R2 only", "Data Aug." (no consistency).
+XTUNE = frozenset({"xtune_r1", "xtune", "xtune_r2", "xtune_da"})
+#: augmentations an xTune method can name (``@kind``): the ``augment`` stage's kinds (one artifact
+#: each) and Gaussian noise on the input embeddings (drawn in the forward pass, no artifact)
+AUGMENTED_KINDS = ("code_switch", "subword")
+AUGMENTATIONS = (*AUGMENTED_KINDS, "noise")
 
 
 def _parse(name: str) -> tuple[str, str | None, str | None]:
@@ -35,9 +43,14 @@ def _parse(name: str) -> tuple[str, str | None, str | None]:
         raise ConfigError(
             f"method {name!r}: only {sorted(PER_LANGUAGE)} take a target language suffix (e.g. to-de)"
         )
-    if mapping is not None:
+    if mapping is not None and base in XTUNE:
+        if mapping not in AUGMENTATIONS:
+            raise ConfigError(f"method {name!r}: unknown augmentation {mapping!r}; expected {AUGMENTATIONS}")
+    elif mapping is not None:
         if base not in PER_LANGUAGE | ALL_TARGETS:
-            raise ConfigError(f"method {name!r}: only methods trained on projected data take @mapping")
+            raise ConfigError(
+                f"method {name!r}: only methods trained on projected data take @mapping (xTune: @kind)"
+            )
         if mapping not in MAPPINGS:
             raise ConfigError(f"method {name!r}: unknown projection mapping {mapping!r}; expected {MAPPINGS}")
     return base, lang, mapping
@@ -52,7 +65,26 @@ def split_method(name: str) -> tuple[str, str | None]:
 
 def method_mapping(name: str, default: str) -> str:
     """The label projection mapping method ``name`` trains on: its ``@mapping``, else ``default``."""
-    return _parse(name)[2] or default
+    base, _, mapping = _parse(name)
+    return default if base in XTUNE else mapping or default
+
+
+def method_augmentation(name: str) -> str | None:
+    """The augmentation an xTune method names (``xtune@subword`` -> ``subword``), else None."""
+    base, _, suffix = _parse(name)
+    return suffix if base in XTUNE else None
+
+
+def teacher_method(name: str) -> str | None:
+    """The method whose model is ``name``'s frozen R2 teacher (paper 003 Sec. 3.1.2): the stage-1 model
+    ``xtune_r1`` (same ``@augmentation``) for full xTune, the conventionally fine-tuned ``zero_shot``
+    model for "R2 only"; None for methods without a teacher."""
+    base, _, suffix = _parse(name)
+    if base == "xtune":
+        return "xtune_r1" + (f"@{suffix}" if suffix else "")
+    if base == "xtune_r2":
+        return "zero_shot"
+    return None
 
 
 def row_name(name: str) -> str:

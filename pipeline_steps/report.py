@@ -94,6 +94,27 @@ def mapping_table(table: pd.DataFrame, default_mapping: str, value: str = "f1_me
     return wide.reset_index().rename_axis(columns=None)
 
 
+# paper 003 Table 4 columns: the xTune method of each
+XTUNE_COLUMNS = {"xtune_da": "Data Aug.", "xtune_r1": "xTune R1", "xtune_r2": "xTune R2"}
+
+
+def augmentation_table(table: pd.DataFrame, augmentations: dict[str, str], value: str) -> pd.DataFrame:
+    """Paper 003 Table 4: one row per augmentation, one column per use of it (``XTUNE_COLUMNS``: plain
+    data augmentation, example consistency R1 only, model consistency R2 only), cells the target-language
+    average ``value`` of ``table``. ``augmentations``: report row name -> its augmentation (e.g.
+    ``xtune_r1`` -> ``subword``, ``xtune_r1@noise`` -> ``noise``). Empty when no such method ran."""
+    rows = table[(table["lang"] == "avg") & table["method"].isin(augmentations)]
+    columns = ["augmentation", *XTUNE_COLUMNS.values()]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows = rows.assign(
+        augmentation=rows["method"].map(augmentations),
+        use=[XTUNE_COLUMNS[split_method(m)[0]] for m in rows["method"]],
+    )
+    wide = rows.pivot_table(index="augmentation", columns="use", values=value, aggfunc="first", sort=False)
+    return wide.reindex(columns=list(XTUNE_COLUMNS.values())).reset_index().rename_axis(columns=None)
+
+
 def metric_table(
     metrics: pd.DataFrame, methods: list[str], langs: list[str], names: tuple[str, ...] | list[str] = ("f1",)
 ) -> pd.DataFrame:
@@ -168,10 +189,12 @@ def markdown(
     title: str,
     mappings: pd.DataFrame | None = None,
     task: TaskInfo | str = DEFAULT_TASK,
+    augmentation: pd.DataFrame | None = None,
 ) -> str:
     """table.md: the headline table (tagging: entity F1; classification: accuracy; QA: ``F1 / EM``),
     then a table per further metric not shown in the cells (classification: macro-F1), Table 5 (when
-    both projection mappings ran) and the label projection scores (when given)."""
+    both projection mappings ran), paper 003 Table 4 (when an xTune ablation ran) and the label projection
+    scores (when given)."""
     info = _task(task)
     langs = list(dict.fromkeys(table["lang"]))
     lines = [f"# {title}", "", _caption(info), ""]
@@ -192,6 +215,13 @@ def markdown(
         lines += ["| lang | span2span | word2word | ΔLP |", "|---|---:|---:|---:|"]
         for r in mappings.itertuples():
             lines.append(f"| {r.lang} | {r.span2span:.2f} | {r.word2word:.2f} | {r.delta_lp:+.2f} |")
+    if augmentation is not None and len(augmentation):
+        scored = f"target-language average, {info.metric_labels[0]} %"
+        lines += ["", f"## Augmentation x consistency (paper 003 Table 4; {scored})"]
+        lines += ["", "| augmentation | " + " | ".join(XTUNE_COLUMNS.values()) + " |", "|---|---:|---:|---:|"]
+        for r in augmentation.itertuples(index=False):
+            cells = ["" if pd.isna(v) else f"{v:.2f}" for v in r[1:]]
+            lines.append(f"| {r[0]} | " + " | ".join(cells) + " |")
     if projection:
         lines += ["", f"## Label projection ({projection_caption(projection)})", ""]
         lines += ["| lang | P | R | F1 |", "|---|---:|---:|---:|"]
@@ -297,7 +327,8 @@ def main(ctx: StepContext) -> None:
     """Rule ``report``. input: metrics (eval artifacts), projection (optional: [summary.json]),
     train_logs (one per ``curve_methods``; nothing else of a model is read); output: table, csv, plot,
     convergence (optional: [png]); params: experiment, source_lang, target_langs, methods, mapping,
-    curve_methods, task (ner | absa | cls | qa; ``ner`` when absent)."""
+    curve_methods, task (ner | absa | cls | qa; ``ner`` when absent), augmentations (report row ->
+    augmentation of the xTune ablations, for paper 003 Table 4; optional)."""
     frames = [read_artifact(p, METRICS) for p in ctx.input["metrics"]]
     p = ctx.params
     task = task_info(p["task"])
@@ -319,7 +350,8 @@ def main(ctx: StepContext) -> None:
         projection = json.loads(Path(ctx.input["projection"][0]).read_text(encoding="utf-8"))
     title = f"xlt results: {p['experiment']}"
     mappings = mapping_table(table, p["mapping"], f"{task.headline}_mean")
-    write_text(markdown(table, projection, title, mappings, task), ctx.output["table"])
+    augmentation = augmentation_table(table, dict(p.get("augmentations") or {}), f"{task.headline}_mean")
+    write_text(markdown(table, projection, title, mappings, task, augmentation), ctx.output["table"])
     with atomic_path(ctx.output["csv"], suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     plot(table, ctx.output["plot"], f"{title} ({label})", task.headline, label)

@@ -33,6 +33,8 @@ class Artifact:
     same_length: tuple[tuple[str, str], ...] = ()
     unique: tuple[str, ...] = ()
     description: str = ""
+    # nullable columns added after the artifact was first written: an older file reads them as null
+    added: frozenset[str] = frozenset()
 
     @property
     def columns(self) -> list[str]:
@@ -310,12 +312,41 @@ TRAIN_LOG = Artifact(
             ("lr", pa.float64()),
             ("dev_f1", pa.float64()),
             ("resumed", pa.bool_()),
+            ("terms", pa.map_(pa.string(), pa.float64())),
         ]
     ),
-    nullable=frozenset({"dev_f1"}),
+    nullable=frozenset({"dev_f1", "terms"}),
+    added=frozenset({"terms"}),
     description=(
         "Training progress, one row per optimisation step, numbered across the training phases (phase: "
-        "e.g. MTL-WS 'warmup' then 'main'); dev_f1 where evaluated, resumed on steps run after a restart."
+        "e.g. MTL-WS 'warmup' then 'main'); dev_f1 where evaluated, resumed on steps run after a restart; "
+        "terms: the loss's parts, unweighted, where the method has several (xTune: task, r1, r2)."
+    ),
+)
+
+AUGMENTED_EXAMPLES = Artifact(
+    "augmented_examples",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("src_id", pa.string()),
+            ("view", pa.int32()),
+            ("lang", pa.string()),
+            ("text_a", pa.string()),
+            ("text_b", pa.string()),
+            ("label", pa.string()),
+            ("n_words", pa.int64()),
+            ("n_changed", pa.int64()),
+            ("kind", pa.string()),
+            ("seed", pa.int64()),
+        ]
+    ),
+    nullable=frozenset({"text_b", "label"}),
+    unique=("id",),
+    description=(
+        "One augmented view of a source training example of a classification task (xTune): code_switch "
+        "replaces space-separated words of text_a and text_b one-for-one (label carried over); n_words "
+        "and n_changed count the words and the switched ones."
     ),
 )
 
@@ -327,6 +358,7 @@ ARTIFACTS: dict[str, Artifact] = {
         CLS_EXAMPLES,
         SPANS,
         AUGMENTED,
+        AUGMENTED_EXAMPLES,
         PAIRS,
         TRANSLATION_CACHE,
         ALIGNMENTS,
@@ -384,6 +416,7 @@ WHERE = {
     "cls_examples": "ingest/{name}.parquet (formats xnli, mnli_json, xlmt, sib200)",
     "spans": "spans/{name}.parquet",
     "augmented": "augment/{kind}.{seed}.parquet",
+    "augmented_examples": "augment/{kind}.{seed}.parquet (task: cls)",
     "pairs": "pairs/{corpus}.{lang}.parquet",
     "translation_cache": "{translate.cache_dir}/part-*.parquet",
     "alignments": "align/{corpus}.{lang}.parquet",

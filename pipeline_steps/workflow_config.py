@@ -19,15 +19,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline_steps import config_schema
+from pipeline_steps import config_schema, xtune_config
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.method_names import (
+    AUGMENTED_KINDS,
     METHOD_WILDCARD,
+    XTUNE,
     expand_methods,
     method_mapping,
     projected_langs,
     row_name,
     split_method,
+    teacher_method,
 )
 from pipeline_steps.tasks import task_info
 
@@ -39,7 +42,7 @@ WILDCARDS = {
     "method": METHOD_WILDCARD,
     "mapping": r"span2span|word2word",
     "seed": r"\d+",
-    "kind": r"code_switch|subword",
+    "kind": "|".join(AUGMENTED_KINDS),
 }
 TINY = "tiny"
 #: The input formats of each kind of task (the format decides the ingest artifact).
@@ -389,8 +392,35 @@ def dag_methods(config: dict) -> list[str]:
 
 @rule_params
 def method_params(config: dict, method: str) -> dict[str, Any]:
-    """``method_params.{base method}`` of the config (e.g. Z, K, gamma, beta for mtl_ws)."""
-    return dict(config["method_params"].get(split_method(method)[0]) or {})
+    """``method_params.{base method}`` of the config (e.g. Z, K, gamma, beta for mtl_ws); for the xTune
+    family, the resolved keys of the method's own stage(s) of ``method_params.xtune``."""
+    base = split_method(method)[0]
+    if base in XTUNE:
+        settings = xtune_config.settings(config["method_params"]["xtune"], config["task"], method)
+        if "noise" in method_augmentations(config, method):
+            settings["noise_std"] = config["augment"]["noise"]["std"]
+        return settings
+    return dict(config["method_params"].get(base) or {})
+
+
+def method_augmentations(config: dict, method: str) -> list[str]:
+    """The augmentation kinds an xTune method trains on (none for other methods)."""
+    if split_method(method)[0] not in XTUNE:
+        return []
+    return xtune_config.augmentations(config["method_params"]["xtune"], config["task"], method)
+
+
+def method_augment_inputs(config: dict, method: str, seed: int | str) -> list[str]:
+    """The ``augment`` artifacts of ``method`` (drawn with the training seed; noise has none)."""
+    r = results_dir(config)
+    kinds = [k for k in method_augmentations(config, method) if k in AUGMENTED_KINDS]
+    return [f"{r}/augment/{kind}.{seed}.parquet" for kind in kinds]
+
+
+def method_teacher_inputs(config: dict, method: str, seed: int | str) -> list[str]:
+    """The frozen R2 teacher's model folder (xTune stage 2: same seed), or nothing."""
+    teacher = teacher_method(method)
+    return [] if teacher is None else [f"{results_dir(config)}/finetune/{teacher}/{seed}/model"]
 
 
 def method_extra_langs(config: dict, method: str) -> list[str]:
@@ -454,6 +484,12 @@ def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
         "labels": config["labels"],
         "data": {k: config["data"][k] for k in ("train", "dev")},
     }
+    kinds = method_augmentations(config, method)
+    if kinds:  # trains on augmented views: how they were drawn matters
+        keys["augment"] = {kind: augment_params(config, kind) for kind in kinds}
+    teacher = teacher_method(method)
+    if teacher is not None:  # a new teacher (e.g. stage 1 changed) must not resume the old student
+        keys["teacher"] = finetune_fingerprint(config, teacher, seed)
     langs = method_extra_langs(config, method)
     if langs:  # trains on projected data: how its languages' data were made matters too (no other's)
         keys["translate"] = {lang: translate_params(config, lang) for lang in langs}
@@ -538,7 +574,20 @@ def report_params(config: dict) -> dict[str, Any]:
         "methods": list(dict.fromkeys(row_name(m) for m in config["methods"])),
         "mapping": default_mapping(config),
         "curve_methods": convergence_methods(config),
+        "augmentations": report_augmentations(config),
     }
+
+
+def report_augmentations(config: dict) -> dict[str, str]:
+    """Report row -> augmentation of each xTune ablation run (paper 003 Table 4 rows): the stage-1
+    augmentation of ``xtune_r1`` / ``xtune_da``, the stage-2 one of ``xtune_r2``."""
+    out = {}
+    for name in config["methods"]:
+        base = split_method(name)[0]
+        if base in ("xtune_r1", "xtune_da", "xtune_r2"):
+            s = method_params(config, name)
+            out[row_name(name)] = s.get("stage1_augment") or s["stage2_augment"]
+    return out
 
 
 def all_targets(config: dict) -> list[str]:
@@ -608,12 +657,35 @@ def _check_methods(config: dict) -> None:
             raise ConfigError(
                 f"methods: mtl_ws warms up a tagger (paper 001); task {config['task']!r} is {kind}"
             )
+        if base in XTUNE:
+            _check_xtune(config, name, kind)
         lang = split_method(name)[1]  # ConfigError on a name outside the grammar
         if lang is not None and lang not in translate_langs(config):
             raise ConfigError(
                 f"methods: {name!r} trains on translated {lang!r} data, but {lang!r} is not translated "
                 f"(translate.langs: {translate_langs(config)})"
             )
+
+
+def _check_xtune(config: dict, name: str, kind: str) -> None:
+    """xTune runs on taggers and classifiers (code-switched classification text only so far), and a
+    code-switched view needs a dictionary."""
+    kinds = method_augmentations(config, name)
+    if kind not in ("tagging", "classification"):
+        raise ConfigError(
+            f"methods: {name!r}: xTune is built for taggers and classifiers so far (task "
+            f"{config['task']!r} is {kind}; its R1 on start/end distributions is issue 10's next step)"
+        )
+    if kind == "classification" and kinds != ["code_switch"]:
+        raise ConfigError(
+            f"methods: {name!r}: classification examples are augmented by code_switch only so far "
+            "(method_params.xtune.stage1_augment / stage2_augment, or the method's @augmentation)"
+        )
+    if "code_switch" in kinds and not config["augment"]["code_switch"]["dictionaries"]:
+        raise ConfigError(
+            f"methods: {name!r} trains on code-switched views, but augment.code_switch.dictionaries is "
+            "empty (give e.g. de: ../shared/data/muse-dictionaries/en-de.dict)"
+        )
 
 
 def _data_entries(config: dict) -> list[tuple[str, dict]]:

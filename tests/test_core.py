@@ -161,3 +161,16 @@ def test_corrupted_data_page_is_an_artifact_error(tmp_path):
     assert err.value.path == str(path)
     assert str(err.value).startswith(f"{path}: not a readable Parquet file: ")
     assert "CRC checksum verification failed" in str(err.value)
+
+
+def test_a_train_log_written_before_the_terms_column_reads_with_null_terms(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline_steps.io import read_artifact
+
+    old = pa.schema([f for f in schemas.TRAIN_LOG.schema if f.name != "terms"])
+    rows = {"step": [1], "epoch": [0], "phase": ["main"], "loss": [0.5], "lr": [0.1], "dev_f1": [None]}
+    pq.write_table(pa.Table.from_pydict({**rows, "resumed": [False]}, schema=old), tmp_path / "log.parquet")
+    log = read_artifact(tmp_path / "log.parquet", schemas.TRAIN_LOG)
+    assert log.columns.tolist() == schemas.TRAIN_LOG.columns and log["terms"].tolist() == [None]

@@ -407,7 +407,7 @@ def test_method_names_and_the_projected_data_they_need():
         with pytest.raises(ConfigError):
             split_method(bad)
     with pytest.raises(ConfigError, match="unknown method"):
-        make_method("xtune", None)
+        make_method("xtune_r3", None)
 
 
 # Paper 001 Table 6 (App. A.1), transcribed from the paper: (Z, K) per backbone x task; gamma = 5e-5

@@ -103,6 +103,39 @@ def test_table5_compares_to_models_by_projection_mapping():
     assert report.mapping_table(table[table["method"] == "to"], "span2span").empty
 
 
+def test_table4_crosses_augmentations_with_their_use():
+    rows = []
+    for method, de, es in [
+        ("zero_shot", 0.40, 0.50),
+        ("xtune_r1", 0.50, 0.60),  # subword (the Table 7 default, resolved by the workflow)
+        ("xtune_da", 0.44, 0.54),
+        ("xtune_r2", 0.46, 0.56),
+        ("xtune_r1@code_switch", 0.52, 0.62),
+        ("xtune", 0.60, 0.70),  # the full method is not an ablation cell
+    ]:
+        for lang, v in (("en", 0.9), ("de", de), ("es", es), ("avg", (de + es) / 2)):
+            rows.append((method, 1, lang, "f1", v, 10))
+    metrics = pd.DataFrame(rows, columns=["method", "seed", "lang", "metric", "value", "support"])
+    methods = list(dict.fromkeys(r[0] for r in rows))
+    table = report.f1_table(metrics, methods, ["en", "de", "es"])
+    kinds = {
+        "xtune_r1": "subword",
+        "xtune_da": "subword",
+        "xtune_r2": "subword",
+        "xtune_r1@code_switch": "code_switch",
+    }
+    t4 = report.augmentation_table(table, kinds, "f1_mean").set_index("augmentation")
+    assert list(t4.index) == ["subword", "code_switch"]
+    assert t4.loc["subword"].tolist() == pytest.approx([49.0, 55.0, 51.0])  # Data Aug., R1, R2
+    assert t4.loc["code_switch", "xTune R1"] == pytest.approx(57.0)
+    assert t4.loc["code_switch", ["Data Aug.", "xTune R2"]].isna().all()
+    md = report.markdown(table, None, "t", augmentation=t4.reset_index())
+    assert "paper 003 Table 4" in md
+    assert "| subword | 49.00 | 55.00 | 51.00 |" in md and "| code_switch |  | 57.00 |  |" in md
+    assert report.augmentation_table(table, {}, "f1_mean").empty
+    assert "Table 4" not in report.markdown(table, None, "t")
+
+
 def test_convergence_counts_steps_after_the_warmup():
     """Figure 2 from the train logs alone: MTL-WS's main phase starts after its warm-up rows."""
     warm = pd.DataFrame(
@@ -129,6 +162,7 @@ def train_log(phases: list[str], dev: list[float | None]) -> pd.DataFrame:
             "lr": [0.1] * n,
             "dev_f1": dev,
             "resumed": [False] * n,
+            "terms": [None] * n,
         }
     )
 

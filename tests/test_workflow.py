@@ -5,6 +5,7 @@ The workflow is copied into a temporary folder so the run does not touch the che
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 STAGES = {
     "ingest", "spans", "pair_parallel", "translate", "align", "project", "projection_eval",
-    "tiny_model", "finetune", "predict", "evaluate", "report",
+    "tiny_model", "augment", "finetune", "predict", "evaluate", "report",
 }  # fmt: skip
 
 # One worker runs this module (pytest -n 2 --dist loadgroup): the module-scoped workflow run is shared.
@@ -67,10 +68,11 @@ def finished(workdir) -> Path:
 def test_dry_run_plans_every_stage(workdir):
     plan = planned_rules(snakemake(workdir, "-n"))
     assert set(plan) >= STAGES, f"missing stages: {STAGES - set(plan)}"
-    # zero_shot, to-de, to-es, to-es@word2word, bilingual-de, bilingual-es, mtl, mtl_ws; one seed
-    assert plan["finetune"] == 8
-    # the per-language models are tested on their own language and the source only: 3 x 3 + 5 x 2
-    assert plan["predict"] == 19
+    # zero_shot, to-de, to-es, to-es@word2word, bilingual-de, bilingual-es, mtl, mtl_ws, xtune_r1, xtune
+    assert plan["finetune"] == 10
+    # the per-language models are tested on their own language and the source only: 5 x 3 + 5 x 2
+    assert plan["predict"] == 25
+    assert plan["augment"] == 1  # subword views (paper 003 Table 7, NER) for both xTune stages
     # both projections of the Spanish translations (Table 5), the configured one of German; gold es, de
     assert plan["project"] == 5
 
@@ -88,6 +90,8 @@ def test_end_to_end_artifacts(finished):
         (r / "predict/zero_shot/13/de.parquet", schemas.PREDICTIONS),
         (r / "eval/zero_shot/13.parquet", schemas.METRICS),
         (r / "finetune/zero_shot/13/train_log.parquet", schemas.TRAIN_LOG),
+        (r / "augment/subword.13.parquet", schemas.AUGMENTED),
+        (r / "finetune/xtune/13/train_log.parquet", schemas.TRAIN_LOG),
     ]:
         df = io.read_artifact(path, artifact)
         assert len(df) > 0, path
@@ -112,6 +116,8 @@ def test_end_to_end_results(finished):
         "bilingual",
         "mtl",
         "mtl_ws",
+        "xtune_r1",
+        "xtune",
     ]
     assert table["f1_mean"].between(0, 100).all()
     cell = table.set_index(["method", "lang"])["f1_mean"]
@@ -126,6 +132,10 @@ def test_end_to_end_results(finished):
         assert (r / "report" / png).read_bytes()[:4] == b"\x89PNG"
     logs = finished.parents[1] / "logs/demo"
     assert "step finetune:main done" in (logs / "finetune/zero_shot/13.log").read_text(encoding="utf-8")
+    terms = pd.read_parquet(r / "finetune/xtune/13/train_log.parquet")["terms"].map(dict)
+    assert all(set(t) == {"task", "r1", "r2"} and t["r2"] >= 0 for t in terms)  # DuckDB: terms['r2']
+    teacher = json.loads((r / "finetune/xtune_r1/13/model/xlt_finetune.json").read_text(encoding="utf-8"))
+    assert teacher["method"] == "xtune_r1"
 
 
 def test_every_job_has_a_benchmark_and_stage_times_reads_them(finished):
@@ -134,14 +144,14 @@ def test_every_job_has_a_benchmark_and_stage_times_reads_them(finished):
         files = list((bench / stage).rglob("*.tsv"))
         assert files, f"no benchmark file for {stage}"
     assert (bench / "report.tsv").is_file() and (bench / "projection_eval.tsv").is_file()
-    assert len(list(bench.rglob("*.tsv"))) == 72 - 1  # every job but `all`
+    assert len(list(bench.rglob("*.tsv"))) == 83 - 1  # every job but `all`
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts/stage_times.py"), str(finished.parents[1] / "logs/demo")],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert "| finetune | 8 |" in proc.stdout and "| predict | 19 |" in proc.stdout
+    assert "| finetune | 10 |" in proc.stdout and "| predict | 25 |" in proc.stdout
 
 
 def test_rerun_after_finetune_change_touches_only_downstream(finished, workdir):
@@ -160,6 +170,18 @@ def test_rerun_after_dropping_a_translated_language_retrains_only_the_methods_us
     (workdir / "de-only.yaml").write_text(yaml.safe_dump(cfg))
     plan = planned_rules(snakemake(workdir, "-n", "--configfile", "de-only.yaml"))
     # mtl and mtl_ws lose their Spanish data; zero_shot, to-de and bilingual-de are untouched
+    assert plan == {"finetune": 2, "predict": 6, "evaluate": 2, "report": 1}
+
+
+def test_a_stage2_xtune_change_reruns_stage2_only(finished, workdir):
+    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    cfg.setdefault("method_params", {})["xtune"] = {"lambda2": 1.0}
+    (workdir / "lambda2.yaml").write_text(yaml.safe_dump(cfg))
+    plan = planned_rules(snakemake(workdir, "-n", "--configfile", "lambda2.yaml"))
+    assert plan == {"finetune": 1, "predict": 3, "evaluate": 1, "report": 1}  # xtune, not its teacher
+    cfg["method_params"]["xtune"] = {"stop_gradient": False}  # stage 1: the teacher, then the student
+    (workdir / "no-stopgrad.yaml").write_text(yaml.safe_dump(cfg))
+    plan = planned_rules(snakemake(workdir, "-n", "--configfile", "no-stopgrad.yaml"))
     assert plan == {"finetune": 2, "predict": 6, "evaluate": 2, "report": 1}
 
 

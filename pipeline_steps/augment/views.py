@@ -26,11 +26,13 @@ from pipeline_steps.augment.code_switch import check_settings, code_switch, read
 from pipeline_steps.augment.subword_sampling import UnigramSampler
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
-from pipeline_steps.schemas import AUGMENTED, SENTENCES
+from pipeline_steps.method_names import AUGMENTED_KINDS
+from pipeline_steps.schemas import AUGMENTED, AUGMENTED_EXAMPLES, CLS_EXAMPLES, SENTENCES
 
 log = logging.getLogger(__name__)
 
-KINDS = ("code_switch", "subword")
+KINDS = AUGMENTED_KINDS
+CLS_KINDS = ("code_switch",)  # the kinds that can augment classification text so far
 
 # one sentence's tokens and a seeded rng -> (view tokens, pieces per word or None, changed per word)
 Augmenter = Callable[[list[str], random.Random], tuple[list[str], list[list[str]] | None, list[bool]]]
@@ -80,8 +82,54 @@ def augmented_views(
     return pd.DataFrame(rows, columns=AUGMENTED.columns).astype({"view": "int32"})
 
 
+def _augment_text(text: str | None, augment: Augmenter, rng: random.Random) -> tuple[str | None, int, int]:
+    """A text's space-separated words augmented (official xTune: ``text.split(" ")``); (text, words,
+    changed)."""
+    if text is None:
+        return None, 0, 0
+    words = text.split(" ")
+    new, pieces, changed = augment(words, rng)
+    if pieces is not None:
+        raise ConfigError(
+            "augment: subword views of classification examples are not built yet (use code_switch)"
+        )
+    return " ".join(new), len(words), sum(changed)
+
+
+def augmented_examples(
+    examples: pd.DataFrame, augment: Augmenter, kind: str, seed: int, views: int
+) -> pd.DataFrame:
+    """AUGMENTED_EXAMPLES rows: ``views`` augmented copies of every classification example (text_a and
+    text_b augmented word by word, the label carried over), ids ``{kind}-{seed}-v{view}-{row}``."""
+    rows = []
+    for view in range(views):
+        rng = random.Random(f"{kind}-{seed}-{view}")
+        for r, ex in enumerate(examples.itertuples(index=False)):
+            text_a, n_a, c_a = _augment_text(ex.text_a, augment, rng)
+            text_b, n_b, c_b = _augment_text(ex.text_b, augment, rng)
+            rows.append(
+                {
+                    "id": f"{kind}-{seed}-v{view}-{r:06d}",
+                    "src_id": ex.id,
+                    "view": view,
+                    "lang": ex.lang,
+                    "text_a": text_a,
+                    "text_b": text_b,
+                    "label": ex.label,
+                    "n_words": n_a + n_b,
+                    "n_changed": c_a + c_b,
+                    "kind": kind,
+                    "seed": seed,
+                }
+            )
+    return pd.DataFrame(rows, columns=AUGMENTED_EXAMPLES.columns).astype({"view": "int32"})
+
+
 def changed_rate(frame: pd.DataFrame) -> float:
     """The fraction of words the augmentation touched (the achieved switch / resampling rate)."""
+    if "n_words" in frame.columns:  # classification examples
+        n = int(frame["n_words"].sum())
+        return float(frame["n_changed"].sum()) / n if n else 0.0
     n = int(frame["changed"].map(len).sum())
     return float(frame["changed"].map(sum).sum()) / n if n else 0.0
 
@@ -114,22 +162,32 @@ def main(ctx) -> None:
     (code_switch: ratio, dictionaries; subword: ratio, alpha, nbest, model_name_or_path)."""
     p = ctx.params
     kind, seed = p["kind"], int(p["seed"])
-    if p["task_kind"] != "tagging":
+    if p["task_kind"] not in ("tagging", "classification"):
         raise ConfigError(f"augment: views of {p['task_kind']} examples are not built yet (issue 10)")
+    if p["task_kind"] == "classification" and kind not in CLS_KINDS:
+        raise ConfigError(
+            f"augment: {kind} views of classification examples are not built yet (code_switch is)"
+        )
     path = str(ctx.input["sentences"])
-    sentences = read_artifact(path, SENTENCES)
     model_dir = next((str(f) for f in ctx.input.get("files") or [] if Path(f).is_dir()), None)
     augment = make_augmenter(kind, p, model_dir)
-    frame = augmented_views(sentences, augment, kind, seed, int(p["views"]))
+    if p["task_kind"] == "classification":
+        examples = read_artifact(path, CLS_EXAMPLES)
+        frame = augmented_examples(examples, augment, kind, seed, int(p["views"]))
+        artifact, n_words = AUGMENTED_EXAMPLES, int(frame["n_words"].sum())
+    else:
+        sentences = read_artifact(path, SENTENCES)
+        frame = augmented_views(sentences, augment, kind, seed, int(p["views"]))
+        artifact, n_words = AUGMENTED, int(frame["changed"].map(len).sum())
     log.info(
-        "%s: %d sentences x %d view(s), %s seed %d: %.1f%% of %d words changed (ratio %s)",
+        "%s: %d examples x %d view(s), %s seed %d: %.1f%% of %d words changed (ratio %s)",
         path,
-        len(sentences),
+        len(frame) // max(int(p["views"]), 1),
         p["views"],
         kind,
         seed,
         100 * changed_rate(frame),
-        int(frame["changed"].map(len).sum()),
+        n_words,
         p["ratio"],
     )
-    write_artifact(frame, ctx.output["augmented"], AUGMENTED)
+    write_artifact(frame, ctx.output["augmented"], artifact)

@@ -13,6 +13,15 @@ equation is written out in the docstring of the file named here:
 | ``mtl`` | Sec. 4, Eq. 6 | D_src + D_l of every target language | ``translate_train.py`` |
 | ``mtl_ws`` | Sec. 5, Eq. 7-9 | warm-up on every D_l, then D_src | ``mtl_ws.py`` |
 
+Paper 003 (xTune, Zheng et al. 2021), the table of its four methods in ``xtune.py``:
+
+| name | paper | trains on | file |
+|---|---|---|---|
+| ``xtune_r1`` | Sec. 3.1.3 stage 1, Eq. 1 | D_src + its A* views | ``xtune.py`` |
+| ``xtune`` | Sec. 3.1.3 stage 2, Eq. 1-2 | D_src + its A views, teacher ``xtune_r1`` | ``xtune.py`` |
+| ``xtune_r2`` | Table 4 "R2 only", Eq. 2 | D_src + its A views, teacher ``zero_shot`` | ``xtune.py`` |
+| ``xtune_da`` | Table 4 "Data Aug." | D_src + its A* views, no consistency | ``xtune.py`` |
+
 D_l is the projected (pseudo-labelled) translation of the source training set into l. The
 per-language methods (``PER_LANGUAGE``) take the language from a method name ``to-de`` /
 ``bilingual-es`` or from ``method_params["lang"]``. Register new methods in ``METHODS``.
@@ -39,6 +48,12 @@ from pipeline_steps.method_names import (  # noqa: F401 -- re-exported
 from pipeline_steps.methods.mtl_ws import MultilingualWarmStart
 from pipeline_steps.methods.supervised import SupervisedTagging
 from pipeline_steps.methods.translate_train import Bilingual, Multilingual, TargetOnly
+from pipeline_steps.methods.xtune import (
+    DataAugmentation,
+    ExampleConsistency,
+    ModelConsistency,
+    ModelConsistencyOnly,
+)
 from pipeline_steps.methods.zero_shot import ZeroShot
 from pipeline_steps.models.token_classification import Encoded, encode
 
@@ -59,6 +74,8 @@ class MethodData:
     params: dict[str, Any] = field(default_factory=dict)  # every finetune param, for method-specific keys
     log: logging.Logger = log
     task: Any = None  # pipeline_steps.tasks: how examples become a recipe (None: tagging with label2id)
+    augmented: pd.DataFrame | None = None  # augmented views of ``train`` (schemas.AUGMENTED; xTune)
+    teacher: str | None = None  # model folder of a frozen teacher (xTune stage 2)
 
     def recipe(self, frame: pd.DataFrame):
         """The supervised recipe of the task over ``frame`` (every method trains through this)."""
@@ -103,6 +120,10 @@ METHODS: dict[str, Callable[[MethodData], Any]] = {
     "bilingual": Bilingual,
     "mtl": Multilingual,
     "mtl_ws": MultilingualWarmStart,
+    "xtune_r1": ExampleConsistency,
+    "xtune": ModelConsistency,
+    "xtune_r2": ModelConsistencyOnly,
+    "xtune_da": DataAugmentation,
 }
 
 

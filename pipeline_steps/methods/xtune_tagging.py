@@ -44,6 +44,7 @@ from pipeline_steps.models.token_classification import IGNORE, Encoded, collate,
 from pipeline_steps.train import ShuffledBatches
 
 LAMBDA1 = 5.0  # official xTune weight of R1, every task
+NOISE_STD = 1e-5  # official ``noise_eps`` (Gaussian noise on the input embeddings; unused in its scripts)
 
 # --------------------------------------------------------------------------------------- encoding
 
@@ -258,11 +259,26 @@ def _check_options(lambda1: float, reduction: str) -> None:
 
 class _ViewRecipe(ShuffledBatches):
     """Original sentences and their augmented views (row i of every view augments sentence i); epoch e
-    trains on ``views[e mod len(views)]`` (``augment/views.py``). Subclasses collate and score."""
+    trains on ``views[e mod len(views)]`` (``augment/views.py``). ``noise_std`` > 0 adds Gaussian noise
+    to the view's input embeddings in the forward pass (``embedding_noise``). Subclasses collate and
+    score."""
 
-    def __init__(self, orig: Encoded, views: Sequence[Encoded], batch_size: int, seed: int, pad_id: int):
+    def noise_for(self, model, input_ids: torch.Tensor) -> torch.Tensor | None:
+        """Gaussian noise for the input embeddings of ``input_ids`` (None when ``noise_std`` is 0)."""
+        return embedding_noise(model, input_ids, self.noise_std)
+
+    def __init__(
+        self,
+        orig: Encoded,
+        views: Sequence[Encoded],
+        batch_size: int,
+        seed: int,
+        pad_id: int,
+        noise_std: float = 0.0,
+    ):
         name = type(self).__name__
         super().__init__(len(orig), batch_size, seed, name)
+        _check_weight("noise_std", noise_std, NOISE_STD)
         if orig.labels is None:
             raise ValueError(f"{name} needs labelled original sentences")
         if not views:
@@ -271,6 +287,7 @@ class _ViewRecipe(ShuffledBatches):
             if len(view) != len(orig):
                 raise ValueError(f"view {v} has {len(view)} rows for {len(orig)} original sentences")
         self.orig, self.views, self.pad_id = orig, list(views), int(pad_id)
+        self.noise_std = float(noise_std)
         self.view_index = 0
         self.last: dict[str, float] = {}
 
@@ -299,8 +316,9 @@ class ExampleConsistencyTagging(_ViewRecipe):
         stop_gradient: bool = True,
         task_loss_on_view: bool = False,
         reduction: str = "mean",
+        noise_std: float = 0.0,
     ):
-        super().__init__(orig, views, batch_size, seed, pad_id)
+        super().__init__(orig, views, batch_size, seed, pad_id, noise_std)
         _check_options(lambda1, reduction)
         for v, view in enumerate(views):
             if [len(f) for f in view.first] != [len(f) for f in orig.first]:
@@ -336,10 +354,11 @@ class ExampleConsistencyTagging(_ViewRecipe):
         return {"orig": orig_batch, "view": view_batch, "orig_mask": orig_mask, "view_mask": view_mask}
 
     def loss(self, model, batch) -> torch.Tensor:
+        view = batch["view"]
         parts = consistency_loss(
             _logits(model, batch["orig"]),
             batch["orig"]["labels"],
-            _logits(model, batch["view"]),
+            _logits(model, view, self.noise_for(model, view["input_ids"])),
             batch["view"].get("labels"),
             self.lambda1,
             orig_mask=batch["orig_mask"],
@@ -352,8 +371,28 @@ class ExampleConsistencyTagging(_ViewRecipe):
         return parts.loss
 
 
-def _logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+def _logits(model, batch: dict[str, torch.Tensor], noise: torch.Tensor | None = None) -> torch.Tensor:
+    """The model's logits on a batch; with ``noise``, on its input embeddings plus the noise."""
+    if noise is None:
+        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    embeds = model.get_input_embeddings()(batch["input_ids"]) + noise
+    return model(inputs_embeds=embeds, attention_mask=batch["attention_mask"]).logits
+
+
+def embedding_noise(
+    model, input_ids: torch.Tensor, std: float, rows: torch.Tensor | None = None
+) -> torch.Tensor | None:
+    """Gaussian noise N(0, std^2) of the shape of ``input_ids``' input embeddings (Sec. 3.2.2; official
+    code: ``Normal(0, noise_eps)`` added to the word embeddings, ``noise_eps`` 1e-5), zero outside the
+    bool ``rows`` when given; None when ``std`` is 0. Drawn from torch's global generator (seeded by the
+    training loop), so a run is reproducible."""
+    if std == 0:
+        return None
+    dim = model.get_input_embeddings().embedding_dim
+    noise = torch.randn((*input_ids.shape, dim), device=input_ids.device) * std
+    if rows is not None:
+        noise[~rows] = 0.0
+    return noise
 
 
 # ---------------------------------------------------------------------------------------------- stage 2
@@ -504,8 +543,9 @@ class ModelConsistencyTagging(_ViewRecipe):
         use_r1: bool = True,
         use_r2: bool = True,
         reduction: str = "mean",
+        noise_std: float = 0.0,
     ):
-        super().__init__(orig, views, batch_size, seed, pad_id)
+        super().__init__(orig, views, batch_size, seed, pad_id, noise_std)
         _check_options(lambda1, reduction)
         _check_weight("lambda2", lambda2, LAMBDA2)
         for v, view in enumerate(views):
@@ -573,13 +613,15 @@ class ModelConsistencyTagging(_ViewRecipe):
             "r2_mask": torch.cat([first_mask(self.orig, indices, width), first_mask(view, indices, width)]),
         }
 
-    def teacher_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The frozen teacher's logits on the view rows (eval mode, no graph); zeros on original rows."""
+    def teacher_logits(self, batch: dict[str, torch.Tensor], noise: torch.Tensor | None = None):
+        """The frozen teacher's logits on the view rows (eval mode, no graph; with ``noise``, the same
+        noise on its input embeddings as the student's); zeros on original rows."""
         check_frozen(self.teacher)
         rows, ids = batch["is_view"], batch["input_ids"]
         self.teacher.to(ids.device).eval()
+        view_batch = {"input_ids": ids[rows], "attention_mask": batch["attention_mask"][rows]}
         with torch.no_grad():
-            view = self.teacher(input_ids=ids[rows], attention_mask=batch["attention_mask"][rows]).logits
+            view = _logits(self.teacher, view_batch, None if noise is None else noise[rows])
         out = view.new_zeros((*ids.shape, view.shape[-1]))
         out[rows] = view
         return out
@@ -588,10 +630,11 @@ class ModelConsistencyTagging(_ViewRecipe):
         if model is self.teacher:
             raise ValueError("the student and the R2 teacher must be separate modules")
         use_r2 = self.options["use_r2"]
+        noise = embedding_noise(model, batch["input_ids"], self.noise_std, rows=batch["is_view"])
         parts = stage2_loss(
-            _logits(model, batch),
+            _logits(model, batch, noise),
             batch["labels"],
-            self.teacher_logits(batch) if use_r2 else None,
+            self.teacher_logits(batch, noise) if use_r2 else None,
             batch["is_view"],
             (batch["r1_orig"], batch["r1_view"]),
             batch["r2_mask"],

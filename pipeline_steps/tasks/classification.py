@@ -27,7 +27,7 @@ from pipeline_steps.models.sequence_classification import (
     load_cls_model,
     predict_cls,
 )
-from pipeline_steps.schemas import CLS_EXAMPLES, CLS_PREDICTIONS, Artifact
+from pipeline_steps.schemas import AUGMENTED_EXAMPLES, CLS_EXAMPLES, CLS_PREDICTIONS, Artifact
 from pipeline_steps.tasks import TaskInfo
 from pipeline_steps.train import ShuffledBatches
 
@@ -53,6 +53,7 @@ class ClassificationTask:
 
     examples: Artifact = CLS_EXAMPLES
     translated: Artifact = CLS_EXAMPLES  # translated examples with their source labels
+    augmented: Artifact = AUGMENTED_EXAMPLES  # augmented views of the training examples (xTune)
     predictions: Artifact = CLS_PREDICTIONS
     columns = ("id", "text_a", "text_b", "label")
 

@@ -35,6 +35,7 @@ class QATask:
 
     examples: Artifact = QA_EXAMPLES
     translated: Artifact = QA_EXAMPLES  # translated examples with the answer span projected
+    augmented: Artifact | None = None  # no augmented views of QA examples yet (xTune, issue 10)
     predictions: Artifact = QA_PREDICTIONS
     columns = ("id", "lang", "title", "context", "question", "answer_texts", "answer_starts")
 

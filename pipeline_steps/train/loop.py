@@ -118,6 +118,12 @@ def _backward(recipe: Recipe, model: torch.nn.Module, batch: Any) -> float:
     return float(loss.detach().item())
 
 
+def loss_terms(recipe: Recipe) -> dict[str, float] | None:
+    """The parts of the last loss a recipe reports in ``recipe.last`` (e.g. xTune's task, r1, r2)."""
+    last = getattr(recipe, "last", None)
+    return {str(k): float(v) for k, v in last.items()} if last else None
+
+
 def _should(step: int, every: int, total: int, after: int = 0) -> bool:
     return step == total or (every > 0 and step % every == 0 and step >= after)
 
@@ -204,6 +210,7 @@ def _train(
                     "lr": lr,
                     "dev_f1": None,
                     "resumed": resumed_from is not None,
+                    "terms": loss_terms(recipe),
                 }
                 if evaluate is not None and _should(state.step, config.eval_steps, total, config.eval_after):
                     f1 = float(evaluate(model))

@@ -7,6 +7,8 @@ rule finetune:
         dev=f"{R}/ingest/dev.parquet",
         model=wfc.tiny_model_inputs(config),
         extra=lambda wc: wfc.method_inputs(config, wc.method),
+        augmented=lambda wc: wfc.method_augment_inputs(config, wc.method, wc.seed),
+        teacher=lambda wc: wfc.method_teacher_inputs(config, wc.method, wc.seed),
     output:
         model=directory(f"{R}/finetune/{{method}}/{{seed}}/model"),
         log=f"{R}/finetune/{{method}}/{{seed}}/train_log.parquet",
