@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline_steps.losses.model_consistency import freeze, model_consistency
+from pipeline_steps.losses.model_consistency import model_consistency
 from pipeline_steps.losses.symmetric_kl import symmetric_kl
 from pipeline_steps.methods.xtune_tagging import (
     LAMBDA1,
@@ -40,10 +40,10 @@ from pipeline_steps.methods.xtune_tagging import (
     ConsistencyLoss,
     Stage2Loss,
     _check_options,
-    _check_weight,
     _pad_to,
     _ViewRecipe,
     check_frozen,
+    stage2_settings,
 )
 from pipeline_steps.models.sequence_classification import ClsEncoded, _logits, collate, encode_cls
 
@@ -299,25 +299,12 @@ class ModelConsistencyClassification(_ClsViewRecipe):
         reduction: str = "mean",
     ):
         super().__init__(orig, views, batch_size, seed)
-        _check_options(lambda1, reduction)
-        _check_weight("lambda2", lambda2, LAMBDA2_CLS)
         for v, view in enumerate(views):
             if (view.token_type_ids is None) != (orig.token_type_ids is None):
                 raise ValueError(f"view {v} and the originals differ in having token_type_ids")
-        if use_r2 and teacher is None:
-            raise ValueError("R2 needs a teacher (the stage-1 model), or use_r2=False")
-        self.teacher = None if teacher is None else freeze(teacher)
-        if self.teacher is not None:
-            check_frozen(self.teacher)
-        self.options = {
-            "lambda1": float(lambda1),
-            "lambda2": float(lambda2),
-            "hard": bool(hard),
-            "stop_gradient": bool(stop_gradient),
-            "use_r1": bool(use_r1),
-            "use_r2": bool(use_r2),
-            "reduction": reduction,
-        }
+        self.teacher, self.options = stage2_settings(
+            teacher, lambda1, lambda2, hard, stop_gradient, use_r1, use_r2, reduction
+        )
 
     @classmethod
     def from_frames(

@@ -500,6 +500,37 @@ def check_frozen(teacher: nn.Module) -> None:
         raise RuntimeError(f"the R2 teacher has {len(trainable)} trainable parameters, e.g. {trainable[0]}")
 
 
+def stage2_settings(
+    teacher: nn.Module | None,
+    lambda1: float,
+    lambda2: float,
+    hard: bool,
+    stop_gradient: bool,
+    use_r1: bool,
+    use_r2: bool,
+    reduction: str,
+) -> tuple[nn.Module | None, dict]:
+    """The checked stage-2 options of any task's recipe and its teacher, frozen (``freeze``, then
+    ``check_frozen``); R2 without a teacher is an error."""
+    _check_options(lambda1, reduction)
+    _check_weight("lambda2", lambda2, LAMBDA2)
+    if use_r2 and teacher is None:
+        raise ValueError("R2 needs a teacher (the stage-1 model), or use_r2=False")
+    if teacher is not None:
+        teacher = freeze(teacher)
+        check_frozen(teacher)
+    options = {
+        "lambda1": float(lambda1),
+        "lambda2": float(lambda2),
+        "hard": bool(hard),
+        "stop_gradient": bool(stop_gradient),
+        "use_r1": bool(use_r1),
+        "use_r2": bool(use_r2),
+        "reduction": reduction,
+    }
+    return teacher, options
+
+
 class ModelConsistencyTagging(_ViewRecipe):
     """xTune stage 2 for a tagger (Sec. 3.1.2-3.1.3): loss ``stage2_loss`` against a frozen teacher.
 
@@ -546,27 +577,14 @@ class ModelConsistencyTagging(_ViewRecipe):
         noise_std: float = 0.0,
     ):
         super().__init__(orig, views, batch_size, seed, pad_id, noise_std)
-        _check_options(lambda1, reduction)
-        _check_weight("lambda2", lambda2, LAMBDA2)
         for v, view in enumerate(views):
             if view.labels is None and not use_r2:
                 raise ValueError(f"view {v} has no tags: only R2 could use it, and use_r2 is False")
             if view.labels is not None and [len(f) for f in view.first] != [len(f) for f in orig.first]:
                 raise ValueError(f"tagged view {v} does not have the original sentences' word counts")
-        if use_r2 and teacher is None:
-            raise ValueError("R2 needs a teacher (the stage-1 model), or use_r2=False")
-        self.teacher = None if teacher is None else freeze(teacher)
-        if self.teacher is not None:
-            check_frozen(self.teacher)
-        self.options = {
-            "lambda1": float(lambda1),
-            "lambda2": float(lambda2),
-            "hard": bool(hard),
-            "stop_gradient": bool(stop_gradient),
-            "use_r1": bool(use_r1),
-            "use_r2": bool(use_r2),
-            "reduction": reduction,
-        }
+        self.teacher, self.options = stage2_settings(
+            teacher, lambda1, lambda2, hard, stop_gradient, use_r1, use_r2, reduction
+        )
 
     @classmethod
     def from_frames(
