@@ -34,6 +34,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pipeline_steps.io import atomic_path, read_artifact, write_text  # noqa: E402
 from pipeline_steps.method_names import MAPPINGS, row_name, split_method  # noqa: E402
+from pipeline_steps.report_xtune import XTUNE_COLUMNS, augmentation_table, plot_xtune_curves  # noqa: E402
 from pipeline_steps.runner import StepContext  # noqa: E402
 from pipeline_steps.schemas import METRICS, TRAIN_LOG  # noqa: E402
 from pipeline_steps.tasks import TaskInfo, task_info  # noqa: E402
@@ -92,27 +93,6 @@ def mapping_table(table: pd.DataFrame, default_mapping: str, value: str = "f1_me
         wide.loc["avg"] = wide.mean()
     wide["delta_lp"] = wide["word2word"] - wide["span2span"]
     return wide.reset_index().rename_axis(columns=None)
-
-
-# paper 003 Table 4 columns: the xTune method of each
-XTUNE_COLUMNS = {"xtune_da": "Data Aug.", "xtune_r1": "xTune R1", "xtune_r2": "xTune R2"}
-
-
-def augmentation_table(table: pd.DataFrame, augmentations: dict[str, str], value: str) -> pd.DataFrame:
-    """Paper 003 Table 4: one row per augmentation, one column per use of it (``XTUNE_COLUMNS``: plain
-    data augmentation, example consistency R1 only, model consistency R2 only), cells the target-language
-    average ``value`` of ``table``. ``augmentations``: report row name -> its augmentation (e.g.
-    ``xtune_r1`` -> ``subword``, ``xtune_r1@noise`` -> ``noise``). Empty when no such method ran."""
-    rows = table[(table["lang"] == "avg") & table["method"].isin(augmentations)]
-    columns = ["augmentation", *XTUNE_COLUMNS.values()]
-    if rows.empty:
-        return pd.DataFrame(columns=columns)
-    rows = rows.assign(
-        augmentation=rows["method"].map(augmentations),
-        use=[XTUNE_COLUMNS[split_method(m)[0]] for m in rows["method"]],
-    )
-    wide = rows.pivot_table(index="augmentation", columns="use", values=value, aggfunc="first", sort=False)
-    return wide.reindex(columns=list(XTUNE_COLUMNS.values())).reset_index().rename_axis(columns=None)
 
 
 def metric_table(
@@ -351,6 +331,13 @@ def main(ctx: StepContext) -> None:
     title = f"xlt results: {p['experiment']}"
     mappings = mapping_table(table, p["mapping"], f"{task.headline}_mean")
     augmentation = augmentation_table(table, dict(p.get("augmentations") or {}), f"{task.headline}_mean")
+    xtune_png = ctx.output.get("xtune_curves")  # a one-element list, or empty without xTune methods
+    if xtune_png:
+        logs = {
+            m: read_artifact(f, TRAIN_LOG)
+            for m, f in zip(p["xtune_curve_methods"], ctx.input["xtune_logs"], strict=True)
+        }
+        plot_xtune_curves(logs, xtune_png[0], f"xTune training ({p['experiment']}, first seed)", label)
     write_text(markdown(table, projection, title, mappings, task, augmentation), ctx.output["table"])
     with atomic_path(ctx.output["csv"], suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")

@@ -555,12 +555,24 @@ def convergence_plot(config: dict) -> list[str]:
     return [f"{results_dir(config)}/report/convergence.png"] if convergence_methods(config) else []
 
 
+def xtune_curve_methods(config: dict) -> list[str]:
+    """The methods drawn in the xTune training curves: every xTune method run (and zero_shot beside
+    them); none without an xTune method."""
+    names = [m for m in dag_methods(config) if split_method(m)[0] in XTUNE]
+    return (["zero_shot"] if names and "zero_shot" in config["methods"] else []) + names
+
+
+def xtune_curves_plot(config: dict) -> list[str]:
+    return [f"{results_dir(config)}/report/xtune_curves.png"] if xtune_curve_methods(config) else []
+
+
 def report_inputs(config: dict) -> dict[str, list[str]]:
     r, seed = results_dir(config), config["seeds"][0]
     return {
         "metrics": [f"{r}/eval/{m}/{s}.parquet" for m in dag_methods(config) for s in config["seeds"]],
         "projection": [f"{r}/projection/summary.json"] if gold_langs(config) else [],
         "train_logs": [f"{r}/finetune/{m}/{seed}/train_log.parquet" for m in convergence_methods(config)],
+        "xtune_logs": [f"{r}/finetune/{m}/{seed}/train_log.parquet" for m in xtune_curve_methods(config)],
     }
 
 
@@ -575,6 +587,7 @@ def report_params(config: dict) -> dict[str, Any]:
         "mapping": default_mapping(config),
         "curve_methods": convergence_methods(config),
         "augmentations": report_augmentations(config),
+        "xtune_curve_methods": xtune_curve_methods(config),
     }
 
 

@@ -454,3 +454,51 @@ def test_ner_report_is_unchanged_by_the_task_param(tmp_path):
         out = run_main(tmp_path / str(i), metrics, task, ["zero_shot", "to", "to@word2word"])
         assert Path(out["table"]).read_text(encoding="utf-8") == expected_md
         assert Path(out["csv"]).read_text(encoding="utf-8") == expected_csv
+
+
+def test_xtune_curves_draw_dev_scores_and_the_nonzero_consistency_terms(tmp_path):
+    from pipeline_steps import report_xtune
+
+    zs = train_log(["main"] * 4, [None, 0.4, None, 0.6])
+    r1 = train_log(["main"] * 4, [None, 0.5, None, 0.7]).assign(
+        terms=[
+            {"task": 1.0, "r1": 0.2},
+            {"task": 0.9, "r1": 0.1},
+            {"task": 0.8, "r1": 0.3},
+            {"task": 0.7, "r1": 0.2},
+        ]
+    )
+    r2 = train_log(["main"] * 2, [None, 0.55]).assign(
+        terms=[{"task": 1.0, "r1": 0.0, "r2": 0.4}, {"task": 0.9, "r1": 0.0, "r2": 0.2}]
+    )
+    logs = {"zero_shot": zs, "xtune_r1": r1, "xtune_r2": r2}
+    terms = report_xtune.loss_terms(logs)
+    assert len(terms) == 4 * 2 + 2 * 3 and set(terms["method"]) == {"xtune_r1", "xtune_r2"}
+    assert terms.query("method == 'xtune_r2' and term == 'r2'")["value"].tolist() == [0.4, 0.2]
+    fig = report_xtune.xtune_curves_figure(logs, "t", "entity F1")
+    dev_ax, terms_ax = fig.axes
+    assert [line.get_label() for line in dev_ax.lines] == ["zero_shot", "xtune_r1", "xtune_r2"]
+    assert dev_ax.lines[1].get_ydata().tolist() == pytest.approx([50.0, 70.0])
+    # R1 of xtune_r2 is logged as 0 (switched off): not drawn; rolling mean over SMOOTHING steps
+    assert [line.get_label() for line in terms_ax.lines] == ["xtune_r1 R1", "xtune_r2 R2"]
+    assert terms_ax.lines[0].get_ydata().tolist() == pytest.approx([0.2, 0.15, 0.2, 0.2])
+    plt.close(fig)
+    paths = []
+    for method, df in logs.items():
+        paths.append(str(tmp_path / f"{method}.parquet"))
+        write_artifact(df, paths[-1], TRAIN_LOG)
+    m = tmp_path / "m.parquet"
+    write_artifact(metrics_rows(), m, METRICS)
+    out = {k: str(tmp_path / n) for k, n in (("table", "t.md"), ("csv", "t.csv"), ("plot", "f1.png"))}
+    out["xtune_curves"] = [str(tmp_path / "xtune_curves.png")]
+    params = {
+        "experiment": "x",
+        "source_lang": "en",
+        "target_langs": ["de", "es"],
+        "methods": ["zero_shot"],
+        "mapping": "span2span",
+        "task": "ner",
+        "xtune_curve_methods": list(logs),
+    }
+    report.main(StepContext(input={"metrics": [str(m)], "xtune_logs": paths}, output=out, params=params))
+    assert (tmp_path / "xtune_curves.png").read_bytes()[:4] == b"\x89PNG"

@@ -216,6 +216,8 @@ def test_methods_expand_to_per_language_models_with_their_data_and_tests(config)
         "bilingual-es",
         "mtl",
         "mtl_ws",
+        "xtune_r1",
+        "xtune",
     ]
     assert wfc.method_inputs(config, "zero_shot") == []
     assert wfc.method_inputs(config, "to-es") == [f"{r}/project/translated.es.span2span.parquet"]
@@ -233,6 +235,8 @@ def test_methods_expand_to_per_language_models_with_their_data_and_tests(config)
         "bilingual-es",
         "mtl",
         "mtl_ws",
+        "xtune_r1",
+        "xtune",
     ]
     assert wfc.method_params(config, "mtl_ws")["K"] == 5
 

@@ -12,6 +12,10 @@ rule report:
             report(path, category="Results", caption="../report/convergence.rst")
             for path in wfc.convergence_plot(config)
         ],
+        xtune_curves=[
+            report(path, category="Results", caption="../report/xtune_curves.rst")
+            for path in wfc.xtune_curves_plot(config)
+        ],
     params:
         step="report:main",
         **wfc.report_params(config),
