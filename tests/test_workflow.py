@@ -128,7 +128,7 @@ def test_end_to_end_results(finished):
     table5 = (r / "report/table.md").read_text(encoding="utf-8").split("(paper 001 Table 5)")[1]
     es_row = f"| es | {cell['to', 'es']:.2f} | {cell['to@word2word', 'es']:.2f} |"
     assert es_row in table5
-    for png in ("f1.png", "convergence.png"):
+    for png in ("f1.png", "convergence.png", "xtune_curves.png"):
         assert (r / "report" / png).read_bytes()[:4] == b"\x89PNG"
     logs = finished.parents[1] / "logs/demo"
     assert "step finetune:main done" in (logs / "finetune/zero_shot/13.log").read_text(encoding="utf-8")
