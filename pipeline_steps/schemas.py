@@ -350,6 +350,34 @@ AUGMENTED_EXAMPLES = Artifact(
     ),
 )
 
+AUGMENTED_QA = Artifact(
+    "augmented_qa",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("src_id", pa.string()),
+            ("view", pa.int32()),
+            ("lang", pa.string()),
+            ("question", pa.string()),
+            ("context", pa.string()),
+            ("answer_texts", STR_LIST),
+            ("answer_starts", pa.list_(pa.int64())),
+            ("n_words", pa.int64()),
+            ("n_changed", pa.int64()),
+            ("kind", pa.string()),
+            ("seed", pa.int64()),
+        ]
+    ),
+    same_length=(("answer_texts", "answer_starts"),),
+    unique=("id",),
+    description=(
+        "One augmented view of a source training example of an extractive-QA task (xTune): code_switch "
+        "replaces space-separated words of the question and the context one-for-one, never a context word "
+        "overlapping an answer; answer_starts are the answers' character offsets in the new context. "
+        "n_words and n_changed count the words (question + context) and the switched ones."
+    ),
+)
+
 ARTIFACTS: dict[str, Artifact] = {
     a.name: a
     for a in (
@@ -359,6 +387,7 @@ ARTIFACTS: dict[str, Artifact] = {
         SPANS,
         AUGMENTED,
         AUGMENTED_EXAMPLES,
+        AUGMENTED_QA,
         PAIRS,
         TRANSLATION_CACHE,
         ALIGNMENTS,
@@ -417,6 +446,7 @@ WHERE = {
     "spans": "spans/{name}.parquet",
     "augmented": "augment/{kind}.{seed}.parquet",
     "augmented_examples": "augment/{kind}.{seed}.parquet (task: cls)",
+    "augmented_qa": "augment/{kind}.{seed}.parquet (task: qa)",
     "pairs": "pairs/{corpus}.{lang}.parquet",
     "translation_cache": "{translate.cache_dir}/part-*.parquet",
     "alignments": "align/{corpus}.{lang}.parquet",

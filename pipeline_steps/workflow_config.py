@@ -681,18 +681,13 @@ def _check_methods(config: dict) -> None:
 
 
 def _check_xtune(config: dict, name: str, kind: str) -> None:
-    """xTune runs on taggers and classifiers (code-switched classification text only so far), and a
+    """xTune's views: any kind for a tagger, code-switched text for classification and QA (so far); a
     code-switched view needs a dictionary."""
     kinds = method_augmentations(config, name)
-    if kind not in ("tagging", "classification"):
+    if kind != "tagging" and kinds != ["code_switch"]:
         raise ConfigError(
-            f"methods: {name!r}: xTune is built for taggers and classifiers so far (task "
-            f"{config['task']!r} is {kind}; its R1 on start/end distributions is issue 10's next step)"
-        )
-    if kind == "classification" and kinds != ["code_switch"]:
-        raise ConfigError(
-            f"methods: {name!r}: classification examples are augmented by code_switch only so far "
-            "(method_params.xtune.stage1_augment / stage2_augment, or the method's @augmentation)"
+            f"methods: {name!r}: {kind} examples are augmented by code_switch only so far, not {kinds} "
+            "(set method_params.xtune.stage1_augment / stage2_augment, or name it e.g. xtune@code_switch)"
         )
     if "code_switch" in kinds and not config["augment"]["code_switch"]["dictionaries"]:
         raise ConfigError(

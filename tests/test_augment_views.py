@@ -15,7 +15,7 @@ from conftest import ROOT
 from pipeline_steps import workflow_config as wfc
 from pipeline_steps.augment.subword_sampling import META, UnigramSampler
 from pipeline_steps.augment.views import augmented_views, changed_rate, code_switcher, main, subword_sampler
-from pipeline_steps.errors import ConfigError
+from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.schemas import AUGMENTED, SENTENCES, validate
 
@@ -96,8 +96,11 @@ def test_augment_step_writes_the_artifact_and_refuses_other_tasks(tmp_path):
     frame = read_artifact(out, AUGMENTED)
     assert [list(t) for t in frame["tokens"]] == [["The", "rot", "haus", "of", "Anna"]] * 5
     out.unlink()
-    ctx.params = {**params, "task_kind": "qa"}
-    with pytest.raises(ConfigError, match="views of qa examples are not built yet"):
+    ctx.params = {**params, "kind": "subword", "task_kind": "qa"}
+    with pytest.raises(ConfigError, match="subword views of qa examples are not built yet"):
+        main(ctx)
+    ctx.params = {**params, "task_kind": "qa"}  # a tagging training set is no QA training set
+    with pytest.raises(ArtifactError, match="train.parquet"):
         main(ctx)
     ctx.params = {**params, "dictionaries": {}}
     with pytest.raises(ConfigError, match="augment.code_switch.dictionaries"):

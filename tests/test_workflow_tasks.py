@@ -100,3 +100,17 @@ def test_qa_demo_end_to_end(workdir):
         assert len(translated) == 150 and hits >= 0.8 * len(translated), (lang, hits)
     f1 = metrics_table(r)
     assert f1["mtl", "avg"] > f1["zero_shot", "avg"] + 20  # demo: 53.2 vs 6.9
+    # xTune (paper 003) on code-switched questions and contexts: every view keeps its answers exact, and
+    # the student trains with R1 and with R2 against its frozen stage-1 teacher (its own DAG job)
+    views = io.read_artifact(r / "augment/code_switch.13.parquet", schemas.AUGMENTED_QA)
+    assert len(views) == len(io.read_artifact(r / "ingest/train.parquet", schemas.QA_EXAMPLES))
+    assert views["n_changed"].sum() > 0.1 * views["n_words"].sum()
+    for row in views.itertuples():
+        for text, start in zip(row.answer_texts, row.answer_starts, strict=True):
+            assert row.context[start : start + len(text)] == text
+    terms = io.read_artifact(r / "finetune/xtune@code_switch/13/train_log.parquet", schemas.TRAIN_LOG)[
+        "terms"
+    ]
+    assert all(t["r2"] > 0 for t in terms) and sum(t["r1"] > 0 for t in terms) > len(terms) / 2
+    assert (r / "finetune/xtune_r1@code_switch/13/model").is_dir()
+    assert f1["xtune@code_switch", "en"] > 20, "xTune learned nothing on the source language"

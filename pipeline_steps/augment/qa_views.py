@@ -26,41 +26,12 @@ import random
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
-import pyarrow as pa
 
 from pipeline_steps.augment.code_switch import Dictionary, check_settings, code_switch
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.schemas import STR_LIST, Artifact
+from pipeline_steps.schemas import AUGMENTED_QA
 
 KINDS = ("code_switch",)  # the augmentations that can make QA views so far
-
-AUGMENTED_QA = Artifact(
-    "augmented_qa",
-    pa.schema(
-        [
-            ("id", pa.string()),
-            ("src_id", pa.string()),
-            ("view", pa.int32()),
-            ("lang", pa.string()),
-            ("question", pa.string()),
-            ("context", pa.string()),
-            ("answer_texts", STR_LIST),
-            ("answer_starts", pa.list_(pa.int64())),
-            ("n_words", pa.int64()),
-            ("n_changed", pa.int64()),
-            ("kind", pa.string()),
-            ("seed", pa.int64()),
-        ]
-    ),
-    same_length=(("answer_texts", "answer_starts"),),
-    unique=("id",),
-    description=(
-        "One augmented view of a source training example of an extractive-QA task (xTune): code_switch "
-        "replaces space-separated words of the question and the context one-for-one, never a context word "
-        "overlapping an answer; answer_starts are the answers' character offsets in the new context. "
-        "n_words and n_changed count the words (question + context) and the switched ones."
-    ),
-)
 
 
 def _starts(words: Sequence[str]) -> list[int]:
@@ -144,7 +115,13 @@ def qa_views(
         for r, ex in enumerate(examples.itertuples(index=False)):
             try:
                 question, context, starts, texts, sq, sc = code_switch_example(
-                    ex.question, ex.context, list(ex.answer_starts), list(ex.answer_texts), dictionaries, ratio, rng
+                    ex.question,
+                    ex.context,
+                    list(ex.answer_starts),
+                    list(ex.answer_texts),
+                    dictionaries,
+                    ratio,
+                    rng,
                 )
             except ValueError as exc:
                 raise ValueError(f"QA example {ex.id!r}: {exc}") from None

@@ -23,16 +23,24 @@ from typing import Any
 import pandas as pd
 
 from pipeline_steps.augment.code_switch import check_settings, code_switch, read_dictionary
+from pipeline_steps.augment.qa_views import qa_views
 from pipeline_steps.augment.subword_sampling import UnigramSampler
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.method_names import AUGMENTED_KINDS
-from pipeline_steps.schemas import AUGMENTED, AUGMENTED_EXAMPLES, CLS_EXAMPLES, SENTENCES
+from pipeline_steps.schemas import (
+    AUGMENTED,
+    AUGMENTED_EXAMPLES,
+    AUGMENTED_QA,
+    CLS_EXAMPLES,
+    QA_EXAMPLES,
+    SENTENCES,
+)
 
 log = logging.getLogger(__name__)
 
 KINDS = AUGMENTED_KINDS
-CLS_KINDS = ("code_switch",)  # the kinds that can augment classification text so far
+TEXT_KINDS = ("code_switch",)  # the kinds that can augment classification and QA text so far
 
 # one sentence's tokens and a seeded rng -> (view tokens, pieces per word or None, changed per word)
 Augmenter = Callable[[list[str], random.Random], tuple[list[str], list[list[str]] | None, list[bool]]]
@@ -137,14 +145,19 @@ def changed_rate(frame: pd.DataFrame) -> float:
 def make_augmenter(kind: str, params: dict[str, Any], model_dir: str | None) -> Augmenter:
     """The augmenter of ``kind`` from the step's params (``augment.<kind>`` settings)."""
     if kind == "code_switch":
-        paths = params["dictionaries"] or {}
-        if not paths:
-            raise ConfigError("augment.code_switch.dictionaries: no dictionary, nothing to switch into")
-        return code_switcher({lang: read_dictionary(p) for lang, p in sorted(paths.items())}, params["ratio"])
+        return code_switcher(read_dictionaries(params), params["ratio"])
     if kind == "subword":
         source = _tokenizer_source(model_dir or params["model_name_or_path"])
         return subword_sampler(UnigramSampler.load(source, params["alpha"], params["nbest"]), params["ratio"])
     raise ConfigError(f"unknown augmentation {kind!r}; expected one of {KINDS}")
+
+
+def read_dictionaries(params: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Target language -> dictionary, from the ``augment.code_switch.dictionaries`` paths."""
+    paths = params["dictionaries"] or {}
+    if not paths:
+        raise ConfigError("augment.code_switch.dictionaries: no dictionary, nothing to switch into")
+    return {lang: read_dictionary(p) for lang, p in sorted(paths.items())}
 
 
 def _tokenizer_source(name_or_path: str) -> Any:
@@ -162,22 +175,25 @@ def main(ctx) -> None:
     (code_switch: ratio, dictionaries; subword: ratio, alpha, nbest, model_name_or_path)."""
     p = ctx.params
     kind, seed = p["kind"], int(p["seed"])
-    if p["task_kind"] not in ("tagging", "classification"):
-        raise ConfigError(f"augment: views of {p['task_kind']} examples are not built yet (issue 10)")
-    if p["task_kind"] == "classification" and kind not in CLS_KINDS:
+    if p["task_kind"] != "tagging" and kind not in TEXT_KINDS:
         raise ConfigError(
-            f"augment: {kind} views of classification examples are not built yet (code_switch is)"
+            f"augment: {kind} views of {p['task_kind']} examples are not built yet (use code_switch)"
         )
     path = str(ctx.input["sentences"])
-    model_dir = next((str(f) for f in ctx.input.get("files") or [] if Path(f).is_dir()), None)
-    augment = make_augmenter(kind, p, model_dir)
-    if p["task_kind"] == "classification":
-        examples = read_artifact(path, CLS_EXAMPLES)
-        frame = augmented_examples(examples, augment, kind, seed, int(p["views"]))
+    views = int(p["views"])
+    if p["task_kind"] == "qa":
+        frame = qa_views(
+            read_artifact(path, QA_EXAMPLES), read_dictionaries(p), p["ratio"], kind, seed, views
+        )
+        artifact, n_words = AUGMENTED_QA, int(frame["n_words"].sum())
+    elif p["task_kind"] == "classification":
+        augment = make_augmenter(kind, p, None)
+        frame = augmented_examples(read_artifact(path, CLS_EXAMPLES), augment, kind, seed, views)
         artifact, n_words = AUGMENTED_EXAMPLES, int(frame["n_words"].sum())
     else:
-        sentences = read_artifact(path, SENTENCES)
-        frame = augmented_views(sentences, augment, kind, seed, int(p["views"]))
+        model_dir = next((str(f) for f in ctx.input.get("files") or [] if Path(f).is_dir()), None)
+        augment = make_augmenter(kind, p, model_dir)
+        frame = augmented_views(read_artifact(path, SENTENCES), augment, kind, seed, views)
         artifact, n_words = AUGMENTED, int(frame["changed"].map(len).sum())
     log.info(
         "%s: %d examples x %d view(s), %s seed %d: %.1f%% of %d words changed (ratio %s)",

@@ -29,6 +29,7 @@ from pipeline_steps.methods.xtune_classification import (
     ExampleConsistencyClassification,
     ModelConsistencyClassification,
 )
+from pipeline_steps.methods.xtune_qa import ExampleConsistencyQA, ModelConsistencyQA
 from pipeline_steps.methods.xtune_tagging import ExampleConsistencyTagging, ModelConsistencyTagging
 from pipeline_steps.models.token_classification import load_model
 from pipeline_steps.train import Trainer, TrainResult
@@ -76,16 +77,32 @@ def noise_std(settings: dict, kind: str) -> float:
 RECIPES = {
     "tagging": (ExampleConsistencyTagging, ModelConsistencyTagging),
     "classification": (ExampleConsistencyClassification, ModelConsistencyClassification),
+    "qa": (ExampleConsistencyQA, ModelConsistencyQA),
 }
 
 
 def task_kind(data: MethodData, name: str) -> str:
-    """The data's kind of task (``tagging`` without a task object); a ConfigError where xTune has no
-    recipes yet (QA)."""
+    """The data's kind of task (``tagging`` without a task object)."""
     kind = "tagging" if data.task is None else data.task.info.kind
     if kind not in RECIPES:
-        raise ConfigError(f"{name}: not built for {kind} yet (tagging and classification are)")
+        raise ConfigError(f"{name}: not built for {kind} ({', '.join(RECIPES)} are)")
     return kind
+
+
+def build_recipe(data: MethodData, task: str, stage: int, views, teacher=None, **options):
+    """The stage-1 or stage-2 recipe of the task's kind over ``views`` (the task's signature: taggers and
+    classifiers take the label map, QA the window stride)."""
+    recipe = RECIPES[task][stage - 1]
+    d = data
+    lead = (d.train, views) if stage == 1 else (d.train, views, teacher)
+    if task == "qa":  # R1 reduces as the official span bucketing, R2 is soft KL (xtune_qa.py)
+        if options.pop("hard", False):
+            raise ConfigError("xTune QA: R2 is soft KL only (method_params.xtune.hard_r2: false)")
+        if options.pop("reduction", "mean") != "mean":
+            raise ConfigError("xTune QA: method_params.xtune.reduction must be mean (the official reduction)")
+        stride = d.task.doc_stride
+        return recipe.from_frames(*lead, d.tokenizer, d.max_length, stride, d.batch_size, d.seed, **options)
+    return recipe.from_frames(*lead, d.tokenizer, d.label2id, d.max_length, d.batch_size, d.seed, **options)
 
 
 def recipe_inputs(data: MethodData, kind: str, task: str) -> tuple[pd.DataFrame | list[pd.DataFrame], dict]:
@@ -95,7 +112,7 @@ def recipe_inputs(data: MethodData, kind: str, task: str) -> tuple[pd.DataFrame 
     if task == "tagging":
         return views_of(data, kind), {"noise_std": std}
     if kind == "noise":
-        raise ConfigError("xTune: Gaussian noise is built for taggers only so far")
+        raise ConfigError(f"xTune: Gaussian noise is built for taggers only so far (not {task})")
     rows = views_of(data, kind)
     return [part.reset_index(drop=True) for _, part in rows.groupby("view", sort=True)], {}
 
@@ -137,16 +154,7 @@ class ExampleConsistency(_XTuneMethod):
         options.update(lambda1=s["lambda1"], stop_gradient=s["stop_gradient"], reduction=s["reduction"])
         if self.data_augmentation_only:
             options.update(lambda1=0.0, task_loss_on_view=True)
-        return RECIPES[self.task][0].from_frames(
-            d.train,
-            views,
-            d.tokenizer,
-            d.label2id,
-            d.max_length,
-            d.batch_size,
-            d.seed,
-            **options,
-        )
+        return build_recipe(d, self.task, 1, views, **options)
 
 
 class DataAugmentation(ExampleConsistency):
@@ -172,15 +180,12 @@ class ModelConsistency(_XTuneMethod):
     def recipe(self):
         s, d = self.settings, self.data
         views, options = recipe_inputs(d, s["stage2_augment"], self.task)
-        return RECIPES[self.task][1].from_frames(
-            d.train,
+        return build_recipe(
+            d,
+            self.task,
+            2,
             views,
             load_teacher(d),
-            d.tokenizer,
-            d.label2id,
-            d.max_length,
-            d.batch_size,
-            d.seed,
             lambda1=s["lambda1"],
             lambda2=s["lambda2"],
             hard=s["hard_r2"],

@@ -26,7 +26,7 @@ from pipeline_steps.models.question_answering import (
     load_qa_model,
     predict_qa,
 )
-from pipeline_steps.schemas import QA_EXAMPLES, QA_PREDICTIONS, Artifact
+from pipeline_steps.schemas import AUGMENTED_QA, QA_EXAMPLES, QA_PREDICTIONS, Artifact
 from pipeline_steps.tasks import TaskInfo
 
 
@@ -35,7 +35,7 @@ class QATask:
 
     examples: Artifact = QA_EXAMPLES
     translated: Artifact = QA_EXAMPLES  # translated examples with the answer span projected
-    augmented: Artifact | None = None  # no augmented views of QA examples yet (xTune, issue 10)
+    augmented: Artifact = AUGMENTED_QA  # code-switched views of the training questions (xTune)
     predictions: Artifact = QA_PREDICTIONS
     columns = ("id", "lang", "title", "context", "question", "answer_texts", "answer_starts")
 
