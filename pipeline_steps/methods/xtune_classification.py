@@ -44,6 +44,7 @@ from pipeline_steps.methods.xtune_tagging import (
     _ViewRecipe,
     check_frozen,
     stage2_settings,
+    stage2_total,
 )
 from pipeline_steps.models.sequence_classification import ClsEncoded, _logits, collate, encode_cls
 
@@ -118,14 +119,15 @@ def cls_stage2_loss(
         task_loss_on_view=True,
         reduction=reduction,
     )
-    zero = first.r1.new_zeros(())
-    r1 = first.r1 if use_r1 else zero
-    r2 = zero
-    if use_r2:
-        if teacher_logits is None:
-            raise ValueError("R2 needs the teacher's logits (or use_r2=False)")
-        r2 = model_consistency(logits, teacher_logits, None, hard, reduction, rows=is_view)
-    return Stage2Loss(first.task + lambda1 * r1 + lambda2 * r2, first.task, r1, r2)
+    return stage2_total(
+        first,
+        lambda: model_consistency(logits, teacher_logits, None, hard, reduction, rows=is_view),
+        teacher_logits is not None,
+        lambda1,
+        lambda2,
+        use_r1,
+        use_r2,
+    )
 
 
 # -------------------------------------------------------------------------------------- encoding

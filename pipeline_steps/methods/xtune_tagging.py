@@ -29,7 +29,7 @@ Choices made here:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import pandas as pd
@@ -471,13 +471,35 @@ def stage2_loss(
         task_loss_on_view=True,
         reduction=reduction,
     )
+    return stage2_total(
+        first,
+        lambda: model_consistency(logits, teacher_logits, r2_mask, hard, reduction, rows=is_view),
+        teacher_logits is not None,
+        lambda1,
+        lambda2,
+        use_r1,
+        use_r2,
+    )
+
+
+def stage2_total(
+    first: ConsistencyLoss,
+    r2_of: Callable[[], torch.Tensor],
+    has_teacher: bool,
+    lambda1: float,
+    lambda2: float,
+    use_r1: bool,
+    use_r2: bool,
+) -> Stage2Loss:
+    """``task + lambda1 * r1 + lambda2 * r2`` from stage 1's parts and R2 (computed by ``r2_of`` only when
+    ``use_r2``); a switched-off part is logged as 0."""
     zero = first.r1.new_zeros(())
     r1 = first.r1 if use_r1 else zero
     r2 = zero
     if use_r2:
-        if teacher_logits is None:
+        if not has_teacher:
             raise ValueError("R2 needs the teacher's logits (or use_r2=False)")
-        r2 = model_consistency(logits, teacher_logits, r2_mask, hard, reduction, rows=is_view)
+        r2 = r2_of()
     return Stage2Loss(first.task + lambda1 * r1 + lambda2 * r2, first.task, r1, r2)
 
 
