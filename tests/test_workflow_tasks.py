@@ -40,7 +40,7 @@ def run(workdir: Path, config: str) -> Path:
 def metrics_table(r: Path) -> pd.Series:
     """The report's headline metric mean by (method, lang)."""
     table = pd.read_csv(r / "report/table.csv")
-    return table.set_index(["method", "lang"]).iloc[:, 2]
+    return table.set_index(["method", "lang"]).iloc[:, 0]  # {headline}_mean
 
 
 def test_classification_demo_end_to_end(workdir):
@@ -114,3 +114,6 @@ def test_qa_demo_end_to_end(workdir):
     assert all(t["r2"] > 0 for t in terms) and sum(t["r1"] > 0 for t in terms) > len(terms) / 2
     assert (r / "finetune/xtune_r1@code_switch/13/model").is_dir()
     assert f1["xtune@code_switch", "en"] > 20, "xTune learned nothing on the source language"
+    # the code-switched views carry some German and Spanish: xTune > zero-shot on the targets (paper 003
+    # Table 4 direction; demo: 20.4 vs 6.9 F1)
+    assert f1["xtune@code_switch", "avg"] > f1["zero_shot", "avg"] + 5
