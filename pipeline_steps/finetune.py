@@ -175,7 +175,8 @@ def train_config(p: dict[str, Any], method: str) -> TrainConfig:
 
 def main(ctx) -> None:
     """Rule ``finetune``. input: train, dev (sentences), model (optional folder: the tiny model), extra
-    (optional list of projected artifacts), augmented (optional augmented views, xTune), teacher
+    (optional list of projected artifacts), augmented (optional augmented views, xTune), translations
+    (optional: the translate stage's output as xTune's machine-translation views), teacher
     (optional model folder, xTune stage 2); output: model (folder), log (train_log).
 
     params: every key of the config's ``finetune:`` section -- lr, epochs, batch_size, max_length,
@@ -203,6 +204,7 @@ def main(ctx) -> None:
     extra_paths = input_paths(ctx.input.get("extra"))
     extra = [task.read_labelled(str(x), task.translated) for x in extra_paths]
     augmented = read_augmented(input_paths(ctx.input.get("augmented")), task.augmented)
+    translations = [read_artifact(x, task.mt_views) for x in input_paths(ctx.input.get("translations"))]
     teacher = base_model(ctx.input.get("teacher"), None) if ctx.input.get("teacher") else None
 
     model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
@@ -230,6 +232,7 @@ def main(ctx) -> None:
         "dev": None if dev_df is None else _digest_frame(dev_df, columns),
         "extra": [_digest_frame(x, columns) for x in extra],
         "augmented": None if augmented is None else _digest_frame(augmented, list(augmented.columns)),
+        "translations": [_digest_frame(x, list(x.columns)) for x in translations],
         "teacher": None if teacher is None else _digest_model(teacher),
         "params": {k: v for k, v in sorted(p.items()) if k not in NOT_TRAJECTORY},
     }
@@ -245,6 +248,7 @@ def main(ctx) -> None:
         params=p,
         task=task,
         augmented=augmented,
+        translations=translations,
         teacher=teacher,
     )
     result = make_method(method, data).fit(model, trainer)

@@ -27,9 +27,10 @@ MAPPINGS = ("span2span", "word2word")
 #: xTune (paper 003): stage 1 alone ("R1 only"), full two-stage, "R2 only", "Data Aug." (no consistency).
 XTUNE = frozenset({"xtune_r1", "xtune", "xtune_r2", "xtune_da"})
 #: augmentations an xTune method can name (``@kind``): the ``augment`` stage's kinds (one artifact
-#: each) and Gaussian noise on the input embeddings (drawn in the forward pass, no artifact)
+#: each), Gaussian noise on the input embeddings (drawn in the forward pass, no artifact) and machine
+#: translation (the translate stage's output)
 AUGMENTED_KINDS = ("code_switch", "subword")
-AUGMENTATIONS = (*AUGMENTED_KINDS, "noise")
+AUGMENTATIONS = (*AUGMENTED_KINDS, "noise", "mt")
 
 
 def _parse(name: str) -> tuple[str, str | None, str | None]:

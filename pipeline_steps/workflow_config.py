@@ -22,6 +22,7 @@ from typing import Any
 from pipeline_steps import config_schema, xtune_config
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.method_names import (
+    AUGMENTATIONS,
     AUGMENTED_KINDS,
     METHOD_WILDCARD,
     XTUNE,
@@ -417,6 +418,16 @@ def method_augment_inputs(config: dict, method: str, seed: int | str) -> list[st
     return [f"{r}/augment/{kind}.{seed}.parquet" for kind in kinds]
 
 
+def method_mt_inputs(config: dict, method: str) -> list[str]:
+    """The translations an xTune method takes as machine-translation views (``mt``): the translate
+    stage's pairs (tagging) or translated examples (classification) of every translated language."""
+    if "mt" not in method_augmentations(config, method):
+        return []
+    if task_kind(config) == "classification":
+        return [translated_examples_path(config, lang) for lang in translate_langs(config)]
+    return [f"{results_dir(config)}/pairs/translated.{lang}.parquet" for lang in translate_langs(config)]
+
+
 def method_teacher_inputs(config: dict, method: str, seed: int | str) -> list[str]:
     """The frozen R2 teacher's model folder (xTune stage 2: same seed), or nothing."""
     teacher = teacher_method(method)
@@ -486,10 +497,12 @@ def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
     }
     kinds = method_augmentations(config, method)
     if kinds:  # trains on augmented views: how they were drawn matters
-        keys["augment"] = {kind: augment_params(config, kind) for kind in kinds}
+        keys["augment"] = {kind: augment_params(config, kind) for kind in kinds if kind != "mt"}
     teacher = teacher_method(method)
     if teacher is not None:  # a new teacher (e.g. stage 1 changed) must not resume the old student
         keys["teacher"] = finetune_fingerprint(config, teacher, seed)
+    if "mt" in kinds:  # machine-translation views: how every language was translated
+        keys["translate"] = {lang: translate_params(config, lang) for lang in translate_langs(config)}
     langs = method_extra_langs(config, method)
     if langs:  # trains on projected data: how its languages' data were made matters too (no other's)
         keys["translate"] = {lang: translate_params(config, lang) for lang in langs}
@@ -684,10 +697,22 @@ def _check_xtune(config: dict, name: str, kind: str) -> None:
     """xTune's views: any kind for a tagger, code-switched text for classification and QA (so far); a
     code-switched view needs a dictionary."""
     kinds = method_augmentations(config, name)
-    if kind != "tagging" and kinds != ["code_switch"]:
+    allowed = {"tagging": set(AUGMENTATIONS), "classification": {"code_switch", "mt"}, "qa": {"code_switch"}}
+    if set(kinds) - allowed[kind]:
         raise ConfigError(
-            f"methods: {name!r}: {kind} examples are augmented by code_switch only so far, not {kinds} "
-            "(set method_params.xtune.stage1_augment / stage2_augment, or name it e.g. xtune@code_switch)"
+            f"methods: {name!r}: {kind} examples are augmented by {sorted(allowed[kind])} only so far, not "
+            f"{kinds} (set method_params.xtune.stage1_augment / stage2_augment, or name it e.g. "
+            "xtune@code_switch)"
+        )
+    settings = method_params(config, name)
+    if kind == "tagging" and settings.get("stage1_augment") == "mt":
+        raise ConfigError(
+            f"methods: {name!r}: translated sentences carry no tags, so stage 1 cannot pair them word by "
+            "word (paper 003 Table 8: NER stage 1 subword, stage 2 mt): set stage1_augment"
+        )
+    if "mt" in kinds and not translate_langs(config):
+        raise ConfigError(
+            f"methods: {name!r} trains on machine-translation views, but translate.langs is empty"
         )
     if "code_switch" in kinds and not config["augment"]["code_switch"]["dictionaries"]:
         raise ConfigError(

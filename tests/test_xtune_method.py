@@ -129,11 +129,11 @@ def test_config_errors(config):
     with pytest.raises(ConfigError, match="dictionaries is empty"):
         wfc.check(cls, ROOT)
     cls["methods"] = ["xtune_r1@subword"]
-    with pytest.raises(ConfigError, match="code_switch only"):
+    with pytest.raises(ConfigError, match=r"augmented by \[.code_switch., .mt.\] only"):
         wfc.check(cls, ROOT)
     qa = config_schema.validate(yaml.safe_load((ROOT / "config" / "demo-qa.yaml").read_text()))
     qa["methods"] = ["xtune"]  # Table 7: subword views in stage 2, not built for QA text yet
-    with pytest.raises(ConfigError, match="code_switch only so far"):
+    with pytest.raises(ConfigError, match=r"augmented by \[.code_switch.\] only so far"):
         wfc.check(qa, ROOT)
 
 
@@ -176,7 +176,7 @@ def method_settings(method: str, overrides: dict) -> dict:
     return {k: v for k, v in settings.items() if v is not None}
 
 
-def run(data, method, out, teacher=None, **method_params):
+def run(data, method, out, teacher=None, translations=None, **method_params):
     params = {
         **FINETUNE_SETTINGS,
         "method": method,
@@ -201,6 +201,8 @@ def run(data, method, out, teacher=None, **method_params):
         inputs["augmented"] = [data["augmented"]]
     if teacher:
         inputs["teacher"] = [str(teacher)]
+    if translations:
+        inputs["translations"] = translations
     ctx = StepContext(
         input=inputs,
         output={"model": str(out / "model"), "log": str(out / "train_log.parquet")},
@@ -353,8 +355,9 @@ def test_classification_views_switch_words_of_both_texts_and_keep_labels(cls_dat
     ).all()
 
 
-def run_cls(cls_data, method, out, teacher=None):
-    block_settings = xtune_config.settings(block(), "cls", method) if method != "zero_shot" else {}
+def run_cls(cls_data, method, out, teacher=None, translations=None, kind=None):
+    overrides = {} if kind is None else {"stage1_augment": kind, "stage2_augment": kind}
+    block_settings = xtune_config.settings(block(**overrides), "cls", method) if method != "zero_shot" else {}
     params = {
         **FINETUNE_SETTINGS,
         "method": method,
@@ -379,6 +382,8 @@ def run_cls(cls_data, method, out, teacher=None):
         inputs["augmented"] = [cls_data["augmented"]]
     if teacher:
         inputs["teacher"] = [str(teacher)]
+    if translations:
+        inputs["translations"] = translations
     ctx = StepContext(
         input=inputs,
         output={"model": str(out / "model"), "log": str(out / "train_log.parquet")},
@@ -400,3 +405,79 @@ def test_xtune_trains_a_classifier_in_two_stages(cls_data, tmp_path):
     )
     after = weights(r1_model)
     assert all(torch.equal(after[k], v) for k, v in before.items())
+
+
+# ------------------------------------------------------------------------------- machine translation
+
+
+def test_mt_views_come_from_the_translate_stage(config):
+    cfg = copy.deepcopy(config)
+    cfg["method_params"]["xtune"]["stage2_augment"] = "mt"  # Table 8, NER: stage 1 subword, stage 2 mt
+    wfc.check(cfg, ROOT)
+    r = "results/demo"
+    assert wfc.method_mt_inputs(cfg, "xtune") == [f"{r}/pairs/translated.{x}.parquet" for x in ("de", "es")]
+    assert wfc.method_mt_inputs(cfg, "xtune_r1") == []  # its stage 1 is subword
+    assert wfc.method_augment_inputs(cfg, "xtune", 13) == []
+    before = wfc.finetune_fingerprint(cfg, "xtune", 13)
+    cfg["translate"]["file"]["de"] = "resources/demo/translations.en-es.tsv"
+    assert wfc.finetune_fingerprint(cfg, "xtune", 13) != before
+    cfg["method_params"]["xtune"]["stage1_augment"] = "mt"
+    with pytest.raises(ConfigError, match="carry no tags"):
+        wfc.check(cfg, ROOT)
+    cfg["method_params"]["xtune"]["stage1_augment"] = None
+    cfg["translate"]["langs"] = []
+    cfg["methods"] = ["zero_shot", "xtune"]
+    with pytest.raises(ConfigError, match="translate.langs is empty"):
+        wfc.check(cfg, ROOT)
+
+
+def test_a_tagger_learns_from_unlabelled_translations_through_r2_only(data, tmp_path):
+    from pipeline_steps.io import write_artifact
+    from pipeline_steps.schemas import PAIRS, SENTENCES
+
+    train = read_artifact(data["train"], SENTENCES)
+    de = toy_sentences("de", len(train), split="mt")
+    pairs = pd.DataFrame(
+        {
+            "id": [f"translated-en-de-{i:06d}" for i in range(len(train))],
+            "src_id": train["id"],
+            "tgt_id": None,
+            "src_lang": "en",
+            "tgt_lang": "de",
+            "src_tokens": train["tokens"],
+            "tgt_tokens": de["tokens"],
+            "provider": "test",
+        }
+    ).iloc[1:]  # the first sentence's translation was dropped: it is its own view
+    write_artifact(pairs, tmp_path / "pairs.de.parquet", PAIRS)
+    _, teacher = run(data, "xtune_r1", tmp_path / "r1")
+    log, _ = run(
+        data,
+        "xtune",
+        tmp_path / "mt",
+        teacher=teacher,
+        translations=[str(tmp_path / "pairs.de.parquet")],
+        stage2_augment="mt",
+    )
+    assert len(log) == 6 and all(t["r1"] == 0.0 and t["r2"] > 0 for t in log["terms"])
+    with pytest.raises(ConfigError, match="input.translations"):
+        run(data, "xtune", tmp_path / "none", teacher=teacher, stage2_augment="mt")
+
+
+def test_a_classifier_takes_translations_as_labelled_views(cls_data, tmp_path):
+    from pipeline_steps.io import write_artifact
+    from pipeline_steps.schemas import CLS_EXAMPLES
+
+    train = read_artifact(cls_data["train"], CLS_EXAMPLES)
+    translated = train.assign(
+        id=[f"translated-de-{i:06d}" for i in range(len(train))],
+        lang="de",
+        split="translated",
+        text_a=[f"{t} (de)" for t in train["text_a"]],
+        source=train["id"],
+    )
+    write_artifact(translated, tmp_path / "train.de.parquet", CLS_EXAMPLES)
+    log, _ = run_cls(
+        cls_data, "xtune_r1", tmp_path / "mt", translations=[str(tmp_path / "train.de.parquet")], kind="mt"
+    )
+    assert len(log) == 10 and all(t["r1"] > 0 for t in log["terms"])

@@ -75,6 +75,7 @@ class MethodData:
     log: logging.Logger = log
     task: Any = None  # pipeline_steps.tasks: how examples become a recipe (None: tagging with label2id)
     augmented: pd.DataFrame | None = None  # augmented views of ``train`` (schemas.AUGMENTED; xTune)
+    translations: list[pd.DataFrame] = field(default_factory=list)  # xTune's MT views (task.mt_views)
     teacher: str | None = None  # model folder of a frozen teacher (xTune stage 2)
 
     def recipe(self, frame: pd.DataFrame):

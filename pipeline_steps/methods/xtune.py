@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 def views_of(data: MethodData, kind: str) -> pd.DataFrame:
     """The augmented rows of ``kind`` (schemas.AUGMENTED) among the method's inputs; for ``noise``, the
     training sentences themselves (the noise is added to their embeddings in the forward pass)."""
+    if kind == "mt":
+        return mt_views(data)
     if kind == "noise":
         train = data.train
         return pd.DataFrame(
@@ -62,6 +64,29 @@ def views_of(data: MethodData, kind: str) -> pd.DataFrame:
             f"rule augment writes augment/{kind}.<seed>.parquet)"
         )
     return rows.reset_index(drop=True)
+
+
+def mt_views(data: MethodData) -> pd.DataFrame:
+    """Machine-translation views (paper 003 Sec. 3.2.4), one per translated language (``view`` = its
+    index): a tagger's are the translate stage's pairs, unlabelled (``tags`` null: R2 only); a classifier's
+    the translated examples, which keep their source example's label. An example the MT system dropped
+    (an empty translation) is its own view in that language."""
+    if not data.translations:
+        raise ConfigError("xTune mt views need the translations (input.translations; translate.langs)")
+    train, rows = data.train, []
+    for view, frame in enumerate(data.translations):
+        if "tgt_tokens" in frame.columns:  # tagging: schemas.PAIRS
+            by_id = dict(zip(frame["src_id"], frame["tgt_tokens"], strict=True))
+            for sid, tokens in zip(train["id"], train["tokens"], strict=True):
+                rows.append({"src_id": sid, "view": view, "tokens": by_id.get(sid, tokens), "tags": None})
+        else:  # classification: schemas.CLS_EXAMPLES, ``source`` = the source example's id
+            by_id = {
+                s: (a, b) for s, a, b in zip(frame["source"], frame["text_a"], frame["text_b"], strict=True)
+            }
+            for sid, a, b in zip(train["id"], train["text_a"], train["text_b"], strict=True):
+                text_a, text_b = by_id.get(sid, (a, b))
+                rows.append({"src_id": sid, "view": view, "text_a": text_a, "text_b": text_b})
+    return pd.DataFrame(rows).assign(pieces=None, kind="mt")
 
 
 def noise_std(settings: dict, kind: str) -> float:

@@ -54,6 +54,7 @@ class ClassificationTask:
     examples: Artifact = CLS_EXAMPLES
     translated: Artifact = CLS_EXAMPLES  # translated examples with their source labels
     augmented: Artifact = AUGMENTED_EXAMPLES  # augmented views of the training examples (xTune)
+    mt_views: Artifact = CLS_EXAMPLES  # the translate stage's output, as xTune's machine-translation views
     predictions: Artifact = CLS_PREDICTIONS
     columns = ("id", "text_a", "text_b", "label")
 

@@ -36,6 +36,7 @@ class QATask:
     examples: Artifact = QA_EXAMPLES
     translated: Artifact = QA_EXAMPLES  # translated examples with the answer span projected
     augmented: Artifact = AUGMENTED_QA  # code-switched views of the training questions (xTune)
+    mt_views: Artifact | None = None  # no machine-translation views for QA yet
     predictions: Artifact = QA_PREDICTIONS
     columns = ("id", "lang", "title", "context", "question", "answer_texts", "answer_starts")
 

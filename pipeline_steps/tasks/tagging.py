@@ -17,7 +17,7 @@ from pipeline_steps.evaluate import f1 as entity_f1
 from pipeline_steps.io import read_artifact
 from pipeline_steps.methods.supervised import SupervisedTagging
 from pipeline_steps.models.token_classification import encode, load_model, predict_tags
-from pipeline_steps.schemas import AUGMENTED, PROJECTED, SENTENCES, Artifact
+from pipeline_steps.schemas import AUGMENTED, PAIRS, PROJECTED, SENTENCES, Artifact
 from pipeline_steps.tags import TagError, check_scheme, label_set, spans_from_tags
 from pipeline_steps.tasks import TaskInfo
 
@@ -28,6 +28,7 @@ class TaggingTask:
     examples: Artifact = SENTENCES
     translated: Artifact = PROJECTED  # the projected translations (span-to-span or word-to-word)
     augmented: Artifact = AUGMENTED  # augmented views of the training sentences (xTune)
+    mt_views: Artifact = PAIRS  # the translate stage's output, as xTune's machine-translation views
     columns = ("id", "tokens", "tags")  # what a union of training sets keeps (translate-train methods)
 
     def __init__(self, info: TaskInfo, labels: Sequence[str], scheme: str):

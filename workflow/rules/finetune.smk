@@ -8,6 +8,7 @@ rule finetune:
         model=wfc.tiny_model_inputs(config),
         extra=lambda wc: wfc.method_inputs(config, wc.method),
         augmented=lambda wc: wfc.method_augment_inputs(config, wc.method, wc.seed),
+        translations=lambda wc: wfc.method_mt_inputs(config, wc.method),
         teacher=lambda wc: wfc.method_teacher_inputs(config, wc.method, wc.seed),
     output:
         model=directory(f"{R}/finetune/{{method}}/{{seed}}/model"),
