@@ -372,9 +372,9 @@ AUGMENTED_QA = Artifact(
     unique=("id",),
     description=(
         "One augmented view of a source training example of an extractive-QA task (xTune): code_switch "
-        "replaces space-separated words of the question and the context one-for-one, never a context word "
-        "overlapping an answer; answer_starts are the answers' character offsets in the new context. "
-        "n_words and n_changed count the words (question + context) and the switched ones."
+        "replaces space-separated words of the context one-for-one (the question stays, as in the official "
+        "code), never a word overlapping an answer; answer_starts are the answers' offsets in the new "
+        "context. n_words and n_changed count the words (question + context) and the switched ones."
     ),
 )
 

@@ -100,7 +100,7 @@ def test_qa_demo_end_to_end(workdir):
         assert len(translated) == 150 and hits >= 0.8 * len(translated), (lang, hits)
     f1 = metrics_table(r)
     assert f1["mtl", "avg"] > f1["zero_shot", "avg"] + 20  # demo: 53.2 vs 6.9
-    # xTune (paper 003) on code-switched questions and contexts: every view keeps its answers exact, and
+    # xTune (paper 003) on code-switched contexts: every view keeps its answers exact, and
     # the student trains with R1 and with R2 against its frozen stage-1 teacher (its own DAG job)
     views = io.read_artifact(r / "augment/code_switch.13.parquet", schemas.AUGMENTED_QA)
     assert len(views) == len(io.read_artifact(r / "ingest/train.parquet", schemas.QA_EXAMPLES))

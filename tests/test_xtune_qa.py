@@ -191,7 +191,7 @@ def test_answer_offsets_are_recomputed_by_hand():
     starts, texts = [15, 47, 16], ["Paris", "Berlin", "aris"]
     assert [context[s : s + len(t)] for s, t in zip(starts, texts, strict=True)] == texts
     q, c, new_starts, new_texts, sq, sc = code_switch_example(
-        "Where does Maria live?", context, starts, texts, one, 1.0, random.Random(0)
+        "Where does Maria live?", context, starts, texts, one, 1.0, random.Random(0), switch_question=True
     )
     # 'Paris.' and 'Berlin.' overlap answers and stay; every other dictionary word switches (ratio 1)
     assert c == "Mia vive im Paris. sie arbeitet for Siemens im Berlin."
@@ -200,6 +200,12 @@ def test_answer_offsets_are_recomputed_by_hand():
     # Paris: 'Mia ' 4 + 'vive ' 5 + 'im ' 3 = 12; Berlin: 'Mia vive im Paris. ' 19 + 'sie ' 4 + 'arbeitet ' 9
     # + 'for ' 4 + 'Siemens ' 8 + 'im ' 3 = 47 (Maria -2, lives -1, in 0, She 0, works +3, in 0)
     assert new_starts == [12, 47, 13] and new_texts == texts
+    # by default the question stays as it is (official xTune switches the context only)
+    default = code_switch_example(
+        "Where does Maria live?", context, starts, texts, one, 1.0, random.Random(0)
+    )
+    assert default[0] == "Where does Maria live?" and default[4] == [False] * 4
+    assert default[1:4] == (c, new_starts, new_texts) and default[5] == sc
     with pytest.raises(ValueError, match="not at character 3"):
         code_switch_example("q", context, [3], ["Paris"], one, 1.0, random.Random(0))
     with pytest.raises(ValueError, match="contains a space"):

@@ -51,12 +51,15 @@ def code_switch_example(
     dictionaries: Mapping[str, Dictionary],
     ratio: float,
     rng: random.Random,
+    *,
+    switch_question: bool = False,
 ) -> tuple[str, str, list[int], list[str], list[bool], list[bool]]:
     """A code-switched view of one QA example: ``(question, context, answer_starts, answer_texts,
     switched_question, switched_context)``, the flags one per space-separated word.
 
-    The question's words, then the context's words that overlap no answer span ``[start, start +
-    len(text))`` go through ``code_switch`` (draws from ``rng`` only, in that order); the answers keep
+    The context's words that overlap no answer span ``[start, start + len(text))`` go through
+    ``code_switch`` (draws from ``rng`` only); the question stays as it is, as in the official code
+    (``switch_question``: its words are switched first); the answers keep
     their text and move to their offset in the new context. ValueError when an answer is not at its
     start in ``context`` or a translation contains a space (the word count must not change)."""
     if len(answer_starts) != len(answer_texts):
@@ -74,7 +77,9 @@ def code_switch_example(
         for k, (s, w) in enumerate(zip(c_starts, c_words, strict=True))
         if not any(s < end and start < s + len(w) for start, end in spans)
     ]
-    new_q, switched_q = code_switch(q_words, dictionaries, ratio, rng)
+    new_q, switched_q = list(q_words), [False] * len(q_words)
+    if switch_question:
+        new_q, switched_q = code_switch(q_words, dictionaries, ratio, rng)
     new_free, switched_free = code_switch([c_words[k] for k in free], dictionaries, ratio, rng)
     new_c, switched_c = list(c_words), [False] * len(c_words)
     for k, word, done in zip(free, new_free, switched_free, strict=True):
