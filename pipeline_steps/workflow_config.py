@@ -601,6 +601,7 @@ def report_params(config: dict) -> dict[str, Any]:
         "curve_methods": convergence_methods(config),
         "augmentations": report_augmentations(config),
         "xtune_curve_methods": xtune_curve_methods(config),
+        "seeds": list(config["seeds"]),  # a new seed list reruns the report (params trigger)
     }
 
 
