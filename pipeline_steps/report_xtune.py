@@ -55,9 +55,12 @@ def xtune_curves_figure(logs: dict[str, pd.DataFrame], title: str, label: str) -
     """Left: source dev score against step, one line per method. Right: R1 and R2 (unweighted, rolling
     mean of ``SMOOTHING`` steps) against step, for the methods whose logs have them."""
     fig, (dev_ax, terms_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
+    color = {method: f"C{i}" for i, method in enumerate(logs)}  # one colour per method in both panels
     for method, df in logs.items():
         dev = df[df["dev_f1"].notna()]
-        dev_ax.plot(dev["step"], 100.0 * dev["dev_f1"], marker="o", markersize=3, label=method)
+        dev_ax.plot(
+            dev["step"], 100.0 * dev["dev_f1"], marker="o", markersize=3, label=method, color=color[method]
+        )
     terms = loss_terms(logs)
     for (method, term), group in terms[terms["term"].isin(["r1", "r2"])].groupby(
         ["method", "term"], sort=False
@@ -68,7 +71,8 @@ def xtune_curves_figure(logs: dict[str, pd.DataFrame], title: str, label: str) -
                 group["step"], smooth, "-" if term == "r1" else "--", label=f"{method} {term.upper()}"
             )
     dev_ax.set(xlabel="fine-tuning step", ylabel=f"source dev {label} (%)", title=title)
-    terms_ax.set(xlabel="fine-tuning step", ylabel="unweighted loss term", title="consistency terms")
+    terms_ax.set(xlabel="fine-tuning step", ylabel="unweighted term (log scale)", title="consistency terms")
+    terms_ax.set_yscale("log")  # R1 (a KL of near-identical views) sits orders of magnitude below R2
     dev_ax.legend(fontsize=8)
     if terms_ax.lines:
         terms_ax.legend(fontsize=8)
