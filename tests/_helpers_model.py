@@ -102,6 +102,18 @@ TINY_PARAMS = {
 }
 
 
+def toy_tiny_model(root: Path, extra_texts: list[str] = ()) -> str:
+    """A tiny encoder (``TINY_PARAMS``) built on 20 toy English and German sentences (and any further
+    text artifacts), in ``root / "tiny"``."""
+    from pipeline_steps.models import tiny
+    from pipeline_steps.runner import StepContext
+
+    texts = [write_sentences(toy_sentences(lang, 20), root / f"{lang}.parquet") for lang in ("en", "de")]
+    out = str(root / "tiny")
+    tiny.main(StepContext(input={"texts": [*texts, *extra_texts]}, output={"model": out}, params=TINY_PARAMS))
+    return out
+
+
 # ------------------------------------------------------------------ a toy recipe for the loop tests
 
 

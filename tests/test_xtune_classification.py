@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from _helpers_model import TINY_PARAMS, toy_sentences, train_config, write_sentences
+from _helpers_model import toy_sentences, toy_tiny_model, train_config
 from torch import nn
 
 from pipeline_steps.errors import ConfigError
@@ -23,10 +23,8 @@ from pipeline_steps.methods.xtune_classification import (
     cls_stage2_loss,
 )
 from pipeline_steps.methods.xtune_tagging import LAMBDA1
-from pipeline_steps.models import tiny
 from pipeline_steps.models.sequence_classification import encode_cls, load_cls_model
 from pipeline_steps.models.token_classification import load_tokenizer
-from pipeline_steps.runner import StepContext
 from pipeline_steps.train import train
 
 NLI = ["entailment", "neutral", "contradiction"]
@@ -35,10 +33,7 @@ LABEL2ID = {x: i for i, x in enumerate(NLI)}
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("xtune_cls")
-    texts = [write_sentences(toy_sentences(lang, 20), root / f"{lang}.parquet") for lang in ("en", "de")]
-    tiny.main(StepContext(input={"texts": texts}, output={"model": str(root / "tiny")}, params=TINY_PARAMS))
-    return str(root / "tiny")
+    return toy_tiny_model(tmp_path_factory.mktemp("xtune_cls"))
 
 
 @pytest.fixture(scope="module")

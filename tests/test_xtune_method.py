@@ -176,33 +176,33 @@ def method_settings(method: str, overrides: dict) -> dict:
     return {k: v for k, v in settings.items() if v is not None}
 
 
-def run(data, method, out, teacher=None, translations=None, **method_params):
+def finetune_run(
+    paths, method, out, *, task, labels, settings, augmented, teacher=None, translations=None, **train
+):
+    """Run the finetune step as its rule does (every input optional but train, dev and the tiny model)."""
     params = {
         **FINETUNE_SETTINGS,
         "method": method,
         "seed": 13,
         "scheme": "bio",
-        "labels": LABELS,
-        "task": "ner",
+        "labels": labels,
+        "task": task,
         "target_langs": [],
-        "method_params": method_settings(method, method_params),
+        "method_params": settings,
         "lr": 5e-3,
         "epochs": 2,
         "batch_size": 8,
         "max_length": 64,
         "warmup_ratio": 0.0,
-        "eval_steps": 3,
         "checkpoint_steps": 0,
         "max_steps": None,
         "device": "cpu",
+        **train,
     }
-    inputs = {"train": data["train"], "dev": data["dev"], "model": [data["tiny"]]}
-    if method != "zero_shot" and not method.endswith("@noise"):
-        inputs["augmented"] = [data["augmented"]]
-    if teacher:
-        inputs["teacher"] = [str(teacher)]
-    if translations:
-        inputs["translations"] = translations
+    inputs = {"train": paths["train"], "dev": paths["dev"], "model": [paths["tiny"]]}
+    for key, value in (("augmented", augmented), ("teacher", teacher), ("translations", translations)):
+        if value:
+            inputs[key] = [str(v) for v in (value if isinstance(value, list) else [value])]
     ctx = StepContext(
         input=inputs,
         output={"model": str(out / "model"), "log": str(out / "train_log.parquet")},
@@ -210,6 +210,16 @@ def run(data, method, out, teacher=None, translations=None, **method_params):
     )
     finetune.main(ctx)
     return read_artifact(ctx.output["log"], TRAIN_LOG), out / "model"
+
+
+def run(data, method, out, teacher=None, translations=None, **method_params):
+    """A tagger's run (eval every 3 steps); ``method_params`` override its resolved xTune settings."""
+    augmented = None if method == "zero_shot" or method.endswith("@noise") else data["augmented"]
+    settings = method_settings(method, method_params)
+    return finetune_run(
+        data, method, out, task="ner", labels=LABELS, settings=settings, augmented=augmented,
+        teacher=teacher, translations=translations, eval_steps=3,
+    )  # fmt: skip
 
 
 def weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -356,41 +366,14 @@ def test_classification_views_switch_words_of_both_texts_and_keep_labels(cls_dat
 
 
 def run_cls(cls_data, method, out, teacher=None, translations=None, kind=None):
+    """A classifier's run (eval every 5 steps); ``kind`` sets the augmentation of both stages."""
     overrides = {} if kind is None else {"stage1_augment": kind, "stage2_augment": kind}
-    block_settings = xtune_config.settings(block(**overrides), "cls", method) if method != "zero_shot" else {}
-    params = {
-        **FINETUNE_SETTINGS,
-        "method": method,
-        "seed": 13,
-        "scheme": "bio",
-        "labels": NLI,
-        "task": "cls",
-        "target_langs": [],
-        "method_params": block_settings,
-        "lr": 5e-3,
-        "epochs": 2,
-        "batch_size": 8,
-        "max_length": 64,
-        "warmup_ratio": 0.0,
-        "eval_steps": 5,
-        "checkpoint_steps": 0,
-        "max_steps": None,
-        "device": "cpu",
-    }
-    inputs = {"train": cls_data["train"], "dev": cls_data["dev"], "model": [cls_data["tiny"]]}
-    if method != "zero_shot":
-        inputs["augmented"] = [cls_data["augmented"]]
-    if teacher:
-        inputs["teacher"] = [str(teacher)]
-    if translations:
-        inputs["translations"] = translations
-    ctx = StepContext(
-        input=inputs,
-        output={"model": str(out / "model"), "log": str(out / "train_log.parquet")},
-        params=params,
-    )
-    finetune.main(ctx)
-    return read_artifact(ctx.output["log"], TRAIN_LOG), out / "model"
+    settings = xtune_config.settings(block(**overrides), "cls", method) if method != "zero_shot" else {}
+    augmented = None if method == "zero_shot" else cls_data["augmented"]
+    return finetune_run(
+        cls_data, method, out, task="cls", labels=NLI, settings=settings, augmented=augmented,
+        teacher=teacher, translations=translations, eval_steps=5,
+    )  # fmt: skip
 
 
 def test_xtune_trains_a_classifier_in_two_stages(cls_data, tmp_path):

@@ -11,7 +11,7 @@ import random
 import pandas as pd
 import pytest
 import torch
-from _helpers_model import TINY_PARAMS, toy_sentences, train_config, write_sentences
+from _helpers_model import toy_tiny_model, train_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -28,9 +28,7 @@ from pipeline_steps.methods.xtune_qa import (
     span_model_consistency,
 )
 from pipeline_steps.methods.xtune_tagging import LAMBDA1
-from pipeline_steps.models import tiny
 from pipeline_steps.models.question_answering import encode_qa, load_qa_model, load_tokenizer, qa_loss
-from pipeline_steps.runner import StepContext
 from pipeline_steps.schemas import QA_EXAMPLES, validate
 from pipeline_steps.train import epoch_generator, train
 
@@ -119,11 +117,8 @@ def qa_frame() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("xtune_qa")
-    texts = [write_sentences(toy_sentences(lang, 20), root / f"{lang}.parquet") for lang in ("en", "de")]
     write_artifact(qa_frame(), root / "qa.parquet", QA_EXAMPLES)
-    texts.append(str(root / "qa.parquet"))
-    tiny.main(StepContext(input={"texts": texts}, output={"model": str(root / "tiny")}, params=TINY_PARAMS))
-    return str(root / "tiny")
+    return toy_tiny_model(root, [str(root / "qa.parquet")])
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from _helpers_model import TINY_PARAMS, toy_sentences, train_config, write_sentences
+from _helpers_model import toy_sentences, toy_tiny_model, train_config
 
 from pipeline_steps.augment.subword_sampling import UnigramSampler
 from pipeline_steps.augment.views import augmented_views, code_switcher, subword_sampler
@@ -27,9 +27,7 @@ from pipeline_steps.methods.xtune_tagging import (
     paired_masks,
     stage2_loss,
 )
-from pipeline_steps.models import tiny
 from pipeline_steps.models.token_classification import IGNORE, Encoded, encode, load_model, load_tokenizer
-from pipeline_steps.runner import StepContext
 from pipeline_steps.tags import label_set
 from pipeline_steps.train import train
 
@@ -40,10 +38,7 @@ ODD_WORDS = [["García", "wohnt", "in", "Zürich", "ÆØÅ", "€", "Telefónica
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("xtune")
-    texts = [write_sentences(toy_sentences(lang, 20), root / f"{lang}.parquet") for lang in ("en", "de")]
-    tiny.main(StepContext(input={"texts": texts}, output={"model": str(root / "tiny")}, params=TINY_PARAMS))
-    return str(root / "tiny")
+    return toy_tiny_model(tmp_path_factory.mktemp("xtune"))
 
 
 @pytest.fixture(scope="module")
