@@ -711,6 +711,8 @@ def _check_xtune(config: dict, name: str, kind: str) -> None:
             f"methods: {name!r}: translated sentences carry no tags, so stage 1 cannot pair them word by "
             "word (paper 003 Table 8: NER stage 1 subword, stage 2 mt): set stage1_augment"
         )
+    if kind == "qa" and settings.get("hard_r2"):
+        raise ConfigError(f"methods: {name!r}: R2 for QA is soft KL only (method_params.xtune.hard_r2)")
     if "mt" in kinds and not translate_langs(config):
         raise ConfigError(
             f"methods: {name!r} trains on machine-translation views, but translate.langs is empty"

@@ -132,6 +132,11 @@ def test_config_errors(config):
     with pytest.raises(ConfigError, match=r"augmented by \[.code_switch., .mt.\] only"):
         wfc.check(cls, ROOT)
     qa = config_schema.validate(yaml.safe_load((ROOT / "config" / "demo-qa.yaml").read_text()))
+    qa["methods"] = ["xtune@code_switch"]
+    qa["augment"]["code_switch"]["dictionaries"] = {"de": "resources/demo/dictionaries/en-de.dict"}
+    qa["method_params"]["xtune"]["hard_r2"] = True
+    with pytest.raises(ConfigError, match="soft KL only"):
+        wfc.check(qa, ROOT)
     qa["methods"] = ["xtune"]  # Table 7: subword views in stage 2, not built for QA text yet
     with pytest.raises(ConfigError, match=r"augmented by \[.code_switch.\] only so far"):
         wfc.check(qa, ROOT)
