@@ -67,9 +67,8 @@ def xtune_curves_figure(logs: dict[str, pd.DataFrame], title: str, label: str) -
     ):
         if (group["value"] > 0).any():
             smooth = group["value"].rolling(SMOOTHING, min_periods=1).mean()
-            terms_ax.plot(
-                group["step"], smooth, "-" if term == "r1" else "--", label=f"{method} {term.upper()}"
-            )
+            style = "-" if term == "r1" else "--"
+            terms_ax.plot(group["step"], smooth, style, label=f"{method} {term.upper()}", color=color[method])
     dev_ax.set(xlabel="fine-tuning step", ylabel=f"source dev {label} (%)", title=title)
     terms_ax.set(xlabel="fine-tuning step", ylabel="unweighted term (log scale)", title="consistency terms")
     terms_ax.set_yscale("log")  # R1 (a KL of near-identical views) sits orders of magnitude below R2
