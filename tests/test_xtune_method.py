@@ -469,3 +469,13 @@ def test_a_classifier_takes_translations_as_labelled_views(cls_data, tmp_path):
         cls_data, "xtune_r1", tmp_path / "mt", translations=[str(tmp_path / "train.de.parquet")], kind="mt"
     )
     assert len(log) == 10 and all(t["r1"] > 0 for t in log["terms"])
+
+
+def test_a_wrong_translations_file_names_the_file_and_writes_no_model(data, tmp_path):
+    from pipeline_steps.errors import ArtifactError
+
+    _, teacher = run(data, "xtune_r1", tmp_path / "r1")
+    out = tmp_path / "mt"
+    with pytest.raises(ArtifactError, match="train.parquet"):  # a sentences file, not translated pairs
+        run(data, "xtune", out, teacher=teacher, translations=[data["train"]], stage2_augment="mt")
+    assert not (out / "model").exists() and not (out / "train_log.parquet").exists()
