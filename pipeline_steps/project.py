@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -123,6 +124,47 @@ def project_tags(
     return tags_from_spans(n_tgt, proj.spans, scheme), proj
 
 
+def spans_by_sentence(pairs: pd.DataFrame, spans: pd.DataFrame, spans_path: str) -> dict[str, list[Span]]:
+    """The source spans of each pair's source sentence; ArtifactError for a span outside its sentence
+    (spans of sentences that are in no pair are ignored)."""
+    src_len = dict(zip(pairs["src_id"], pairs["src_tokens"].map(len), strict=True))
+    by_sentence: dict[str, list[Span]] = defaultdict(list)
+    for r, (sid, start, end, label) in enumerate(
+        zip(spans["sentence_id"], spans["start"], spans["end"], spans["label"], strict=True)
+    ):
+        if sid not in src_len:
+            continue  # spans of sentences that are not in these pairs
+        if not 0 <= start < end <= src_len[sid]:
+            raise ArtifactError(
+                spans_path, r, "end", f"span [{start}, {end}) outside {sid} ({src_len[sid]} words)"
+            )
+        by_sentence[sid].append((int(start), int(end), str(label)))
+    return by_sentence
+
+
+def pair_links(
+    pairs: pd.DataFrame, alignments: pd.DataFrame, paths: tuple[str, str]
+) -> Iterator[tuple[Any, set[Link]]]:
+    """Each pair (a row tuple) with its alignment links; ArtifactError for a pair without alignment or
+    a link outside its pair. ``paths``: (pairs, alignments) files, for the messages."""
+    pairs_path, align_path = paths
+    row_of = {pid: r for r, pid in enumerate(alignments["pair_id"])}
+    for r, pair in enumerate(pairs.itertuples(index=False)):
+        if pair.id not in row_of:
+            raise ArtifactError(
+                align_path, None, "pair_id", f"no alignment for pair {pair.id!r} ({pairs_path} row {r})"
+            )
+        a_row = row_of[pair.id]
+        links = {(int(d["s"]), int(d["t"])) for d in alignments["links"].iloc[a_row]}
+        n_src, n_tgt = len(pair.src_tokens), len(pair.tgt_tokens)
+        bad = [(s, t) for s, t in sorted(links) if not (0 <= s < n_src and 0 <= t < n_tgt)]
+        if bad:
+            raise ArtifactError(
+                align_path, a_row, "links", f"link {bad[0]} outside pair {pair.id} ({n_src} x {n_tgt})"
+            )
+        yield pair, links
+
+
 def project_frame(
     pairs: pd.DataFrame,
     alignments: pd.DataFrame,
@@ -138,36 +180,12 @@ def project_frame(
         raise ConfigError(f"unknown projection mapping {mapping!r}; expected one of {MAPPINGS}")
     check_scheme(scheme)
     pairs_path, align_path, spans_path = paths
-    row_of = {pid: r for r, pid in enumerate(alignments["pair_id"])}
-    src_len = dict(zip(pairs["src_id"], pairs["src_tokens"].map(len), strict=True))
-    by_sentence: dict[str, list[Span]] = defaultdict(list)
-    for r, (sid, start, end, label) in enumerate(
-        zip(spans["sentence_id"], spans["start"], spans["end"], spans["label"], strict=True)
-    ):
-        if sid not in src_len:
-            continue  # spans of sentences that are not in these pairs
-        if not 0 <= start < end <= src_len[sid]:
-            raise ArtifactError(
-                spans_path, r, "end", f"span [{start}, {end}) outside {sid} ({src_len[sid]} words)"
-            )
-        by_sentence[sid].append((int(start), int(end), str(label)))
+    by_sentence = spans_by_sentence(pairs, spans, spans_path)
     rows = []
     totals = dict.fromkeys(("src_spans", "projected", "overlap", "unaligned"), 0)
-    for r, pair in enumerate(pairs.itertuples(index=False)):
-        if pair.id not in row_of:
-            raise ArtifactError(
-                align_path, None, "pair_id", f"no alignment for pair {pair.id!r} ({pairs_path} row {r})"
-            )
-        a_row = row_of[pair.id]
-        links = {(int(d["s"]), int(d["t"])) for d in alignments["links"].iloc[a_row]}
-        n_src, n_tgt = len(pair.src_tokens), len(pair.tgt_tokens)
-        bad = [(s, t) for s, t in links if not (0 <= s < n_src and 0 <= t < n_tgt)]
-        if bad:
-            raise ArtifactError(
-                align_path, a_row, "links", f"link {bad[0]} outside pair {pair.id} ({n_src} x {n_tgt})"
-            )
+    for pair, links in pair_links(pairs, alignments, (pairs_path, align_path)):
         src_spans = by_sentence.get(pair.src_id, [])
-        tags, proj = project_tags(src_spans, links, n_tgt, mapping, scheme)
+        tags, proj = project_tags(src_spans, links, len(pair.tgt_tokens), mapping, scheme)
         rows.append(
             {
                 "id": pair.id,

@@ -378,6 +378,62 @@ AUGMENTED_QA = Artifact(
     ),
 )
 
+INT_LIST = pa.list_(pa.int32())
+CLISM_SPAN = pa.struct(
+    [
+        ("src_start", pa.int32()),
+        ("src_end", pa.int32()),
+        ("tgt_start", pa.int32()),
+        ("tgt_end", pa.int32()),
+        ("label", pa.string()),
+    ]
+)
+
+CLISM_EXAMPLES = Artifact(
+    "clism_examples",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("src_id", pa.string()),
+            ("src_lang", pa.string()),
+            ("tgt_lang", pa.string()),
+            ("src_tokens", STR_LIST),
+            ("masked_tokens", STR_LIST),
+            ("tgt_tokens", STR_LIST),
+            ("spans", pa.list_(CLISM_SPAN)),
+            ("input_ids", INT_LIST),
+            ("source_ids", INT_LIST),
+            ("que_positions", INT_LIST),
+            ("answer_starts", INT_LIST),
+            ("answer_ends", INT_LIST),
+            ("masked_start", pa.int32()),
+            ("masked_end", pa.int32()),
+            ("target_start", pa.int32()),
+            ("target_end", pa.int32()),
+            ("n_src_words", pa.int32()),
+            ("n_tgt_words", pa.int32()),
+            ("n_spans", pa.int32()),
+            ("n_unaligned", pa.int32()),
+            ("n_overlap", pa.int32()),
+            ("n_truncated", pa.int32()),
+            ("n_kept", pa.int32()),
+            ("tokenizer", pa.string()),
+        ]
+    ),
+    same_length=(("spans", "que_positions"), ("spans", "answer_starts"), ("spans", "answer_ends")),
+    unique=("id",),
+    description=(
+        "One CLISM pre-training input of paper 000 (one row per pair `id`): X = input_ids = the tokenizer's "
+        "pair template of masked_tokens (the source words, each kept entity span replaced by one [QUE], "
+        "cut to max_length sub-words at a word boundary) and the first n_tgt_words of tgt_tokens; "
+        "source_ids: the first n_src_words of src_tokens alone (CACR). spans (word indices, end exclusive, "
+        "in source order), que_positions and answer_starts/answer_ends (inclusive sub-word positions in "
+        "input_ids) are parallel; [masked_start, masked_end) and [target_start, target_end) are the "
+        "sub-word positions of the two sentences in X. n_kept + n_unaligned + n_overlap + n_truncated = "
+        "n_spans; rows with n_kept = 0 are kept for inspection and skipped in training."
+    ),
+)
+
 ARTIFACTS: dict[str, Artifact] = {
     a.name: a
     for a in (
@@ -398,6 +454,7 @@ ARTIFACTS: dict[str, Artifact] = {
         QA_PREDICTIONS,
         METRICS,
         TRAIN_LOG,
+        CLISM_EXAMPLES,
     )
 }
 
@@ -457,6 +514,7 @@ WHERE = {
     "qa_predictions": "predict/{method}/{seed}/{lang}.parquet (task qa)",
     "metrics": "eval/{method}/{seed}.parquet",
     "train_log": "finetune/{method}/{seed}/train_log.parquet",
+    "clism_examples": "clism/{corpus}.{lang}.parquet",
 }
 
 

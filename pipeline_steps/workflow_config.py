@@ -383,6 +383,81 @@ def tiny_model_params(config: dict) -> dict[str, Any]:
     return {"seed": config["seeds"][0], **config["model"]["tiny"]}
 
 
+def base_model_inputs(config: dict) -> list[str]:
+    """The encoder folder fine-tuning starts from when the workflow builds it (a finetune input, which
+    wins over ``model.name_or_path``): the continued-pre-trained model (``model.pretrain``, paper 000)
+    or the tiny one; else nothing (the encoder comes by name or path)."""
+    return [pretrained_model_dir(config)] if config["model"]["pretrain"] else tiny_model_inputs(config)
+
+
+# -------------------------------------------------------------------------------------- pretrain
+
+
+def pretrained_model_dir(config: dict) -> str:
+    return f"{results_dir(config)}/pretrain/model"
+
+
+def pretrain_langs(config: dict, corpus: str) -> list[str]:
+    """Target languages of the CLISM pairs of ``corpus``: ``pretrain.langs``, else every language the
+    corpus has (``data.parallel`` for par, ``translate.langs`` for translated)."""
+    have = list(config["data"]["parallel"]) if corpus == "par" else translate_langs(config)
+    wanted = config["pretrain"]["langs"]
+    return have if wanted is None else [lang for lang in wanted if lang in have]
+
+
+def clism_inputs(config: dict) -> list[str]:
+    """The CLISM example artifacts pre-training reads, one per (corpus, language)."""
+    r = results_dir(config)
+    return [
+        f"{r}/clism/{corpus}.{lang}.parquet"
+        for corpus in config["pretrain"]["corpora"]
+        for lang in pretrain_langs(config, corpus)
+    ]
+
+
+@rule_params
+def clism_params(config: dict) -> dict[str, Any]:
+    """The tokenizer the examples' sub-word positions are computed with (``model.name_or_path``; the
+    tiny model comes as the rule's input), and the length cap."""
+    return {
+        "model_name_or_path": config["model"]["name_or_path"],
+        "max_length": config["pretrain"]["max_length"],
+    }
+
+
+def _encoder_settings(config: dict) -> dict[str, Any]:
+    """The ``model`` section without the ``pretrain`` switch (its own fingerprint says what it adds)."""
+    return {k: v for k, v in config["model"].items() if k != "pretrain"}
+
+
+def pretrain_fingerprint(config: dict) -> str:
+    """A short hash of what determines the pre-trained model (not any fine-tuning setting)."""
+    settings = {k: v for k, v in config["pretrain"].items() if k != "checkpoint_steps"}
+    keys = {
+        "pretrain": settings,
+        "model": _encoder_settings(config),
+        "seed": config["seeds"][0],
+        "examples": clism_inputs(config),
+        "spans": config["spans"],
+        "align": align_params(config),
+        "data": {lang: config["data"]["parallel"].get(lang) for lang in pretrain_langs(config, "par")},
+    }
+    return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@rule_params
+def pretrain_params(config: dict) -> dict[str, Any]:
+    """The ``pretrain`` section, the starting encoder, the seed (the first of ``seeds``, as for the
+    tiny model) and the checkpoint folder named by ``pretrain_fingerprint``."""
+    return {
+        **config["pretrain"],
+        "model_name_or_path": config["model"]["name_or_path"],
+        "seed": config["seeds"][0],
+        "device": config["finetune"]["device"],
+        "checkpoint_dir": f"{results_dir(config)}/pretrain/checkpoints/{pretrain_fingerprint(config)}",
+    }
+
+
 # --------------------------------------------------------------------------------------- methods
 
 
@@ -490,11 +565,13 @@ def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
         "seed": seed,
         "method_params": method_params(config, method),
         "finetune": {k: v for k, v in config["finetune"].items() if k not in NOT_TRAJECTORY},
-        "model": config["model"],
+        "model": _encoder_settings(config),
         "scheme": config["scheme"],
         "labels": config["labels"],
         "data": {k: config["data"][k] for k in ("train", "dev")},
     }
+    if config["model"]["pretrain"]:  # a new pre-trained encoder must not resume the old run
+        keys["pretrain"] = pretrain_fingerprint(config)
     kinds = method_augmentations(config, method)
     if kinds:  # trains on augmented views: how they were drawn matters
         keys["augment"] = {kind: augment_params(config, kind) for kind in kinds if kind != "mt"}
@@ -662,11 +739,30 @@ def check(config: dict, root: str | Path = ".") -> None:
     _check_data_entries(config)
     _check_translate(config)
     _check_align(config, root)
+    _check_pretrain(config)
     for key, path in _data_paths(config):
         if not (root / path).exists():
             raise ConfigError(
                 f"{key}: file not found: {path} (paths are relative to the directory snakemake runs in)"
             )
+
+
+def _check_pretrain(config: dict) -> None:
+    """Pre-training needs sentence pairs in every language ``pretrain.langs`` names."""
+    pre = config["pretrain"]
+    if pre["langs"] is not None:
+        have = {lang for corpus in pre["corpora"] for lang in pretrain_langs(config, corpus)}
+        missing = [lang for lang in pre["langs"] if lang not in have]
+        if missing:
+            raise ConfigError(
+                f"pretrain.langs: no sentence pairs for {missing} in pretrain.corpora {pre['corpora']} "
+                "(par: data.parallel; translated: translate.langs)"
+            )
+    if config["model"]["pretrain"] and not clism_inputs(config):
+        raise ConfigError(
+            f"model.pretrain: no sentence pairs to pre-train on: pretrain.corpora {pre['corpora']} has no "
+            "language (add data.parallel files, or translate.langs with corpora [translated])"
+        )
 
 
 def _check_labels(config: dict) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from _helpers_pairs import span_rows, write_pair_inputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline_steps import project
 from pipeline_steps.errors import ArtifactError, ConfigError
-from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.io import read_artifact
 from pipeline_steps.runner import StepContext
-from pipeline_steps.schemas import ALIGNMENTS, PAIRS, PROJECTED, SPANS
+from pipeline_steps.schemas import PROJECTED
 from pipeline_steps.tags import spans_from_tags
 
 # Figure 1 of paper 001 (BIOES).
@@ -156,34 +157,7 @@ def write_inputs(tmp_path, links=LINKS, spans=((0, 1, "ORG"), (4, 6, "MISC"))):
             "symmetrization": "grow-diag-final-and",
         }
     )
-    span_rows = pd.DataFrame(
-        [
-            {
-                "sentence_id": "gold.es.src-en-000000",
-                "start": a,
-                "end": b,
-                "label": lab,
-                "text": "",
-                "origin": "gold",
-            }
-            for a, b, lab in spans
-        ]
-        + [
-            {
-                "sentence_id": "other-en-000009",
-                "start": 0,
-                "end": 40,
-                "label": "PER",
-                "text": "",
-                "origin": "gold",
-            }
-        ],
-    )
-    paths = {name: str(tmp_path / f"{name}.parquet") for name in ("pairs", "alignments", "spans")}
-    write_artifact(pairs, paths["pairs"], PAIRS)
-    write_artifact(alignments, paths["alignments"], ALIGNMENTS)
-    write_artifact(span_rows, paths["spans"], SPANS)
-    return paths
+    return write_pair_inputs(tmp_path, pairs, alignments, span_rows("gold.es.src-en-000000", spans, "gold"))
 
 
 def test_main_projects_every_pair(tmp_path):

@@ -345,3 +345,60 @@ def test_a_translated_languages_settings_reach_only_the_checkpoints_of_models_tr
     for changed in (fewer, other_file):
         assert wfc.checkpoint_dir(changed, "to-de", 13) == wfc.checkpoint_dir(config, "to-de", 13)
         assert wfc.checkpoint_dir(changed, "mtl", 13) != wfc.checkpoint_dir(config, "mtl", 13)
+
+
+# ------------------------------------------------------------------- paper 000: continued pre-training
+
+
+def test_pretrain_is_off_by_default_and_then_changes_nothing(config):
+    assert config["model"]["pretrain"] is False
+    assert wfc.base_model_inputs(config) == ["results/demo/model/tiny"]
+    before = wfc.finetune_fingerprint(config, "zero_shot", 13)
+    config["pretrain"]["lr"] = 1.0  # a pre-training setting does not move a run that does not use it
+    assert wfc.finetune_fingerprint(config, "zero_shot", 13) == before
+
+
+def test_pretrain_feeds_every_method_and_only_its_own_keys_reach_it(config):
+    config["model"]["pretrain"] = True
+    assert wfc.base_model_inputs(config) == ["results/demo/pretrain/model"]
+    assert wfc.clism_inputs(config) == [
+        "results/demo/clism/par.de.parquet",
+        "results/demo/clism/par.es.parquet",
+    ]
+    params = wfc.pretrain_params(config)
+    assert params["model_name_or_path"] == "tiny"  # pre-training starts from the encoder (the rule's input)
+    assert params["losses"] == {"clism": True, "cacr": True, "mlm": True}
+    fingerprint = wfc.finetune_fingerprint(config, "zero_shot", 13)
+    changed = copy.deepcopy(config)
+    changed["finetune"]["lr"] *= 2  # a fine-tuning change: a new fine-tuning run, the same pre-training
+    assert wfc.pretrain_params(changed) == params
+    assert wfc.finetune_fingerprint(changed, "zero_shot", 13) != fingerprint
+    changed = copy.deepcopy(config)
+    changed["pretrain"]["losses"]["cacr"] = False  # a pre-training change: both move
+    assert wfc.pretrain_params(changed)["checkpoint_dir"] != params["checkpoint_dir"]
+    assert wfc.finetune_fingerprint(changed, "zero_shot", 13) != fingerprint
+
+
+def test_pretrain_langs_and_corpora(config):
+    config["pretrain"]["langs"] = ["es"]
+    assert wfc.clism_inputs(config) == ["results/demo/clism/par.es.parquet"]
+    config["pretrain"]["corpora"] = ["par", "translated"]
+    assert wfc.clism_inputs(config) == [
+        "results/demo/clism/par.es.parquet",
+        "results/demo/clism/translated.es.parquet",
+    ]
+    wfc.check(config, ROOT)
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"pretrain": {"langs": ["fr"]}}, "pretrain.langs: no sentence pairs for ['fr']"),
+        ({"model": {"pretrain": True}, "data": {"parallel": {}}}, "model.pretrain: no sentence pairs"),
+    ],
+)
+def test_pretrain_config_errors_name_the_key(config, changes, fragment):
+    for section, values in changes.items():
+        config[section].update(values)
+    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        wfc.check(config, ROOT)

@@ -28,6 +28,7 @@ import torch
 from pipeline_steps import config_schema
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import atomic_dir, read_artifact
+from pipeline_steps.losses.mlm import mask_tokens, mlm_loss
 from pipeline_steps.schemas import CLS_EXAMPLES, QA_EXAMPLES, SENTENCES
 from pipeline_steps.train import TrainConfig, cpu_threads, epoch_generator, train
 
@@ -116,7 +117,8 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, max_length: int = 128
 
 
 class MaskedLM:
-    """Recipe for the shared loop: BERT-style MLM (15% of sub-words; 80% <mask>, 10% random, 10% kept)."""
+    """Recipe for the shared loop: BERT-style MLM (15% of sub-words; 80% <mask>, 10% random, 10% kept),
+    through ``pipeline_steps.losses.mlm``."""
 
     def __init__(self, ids: list[list[int]], tokenizer, settings: TinySettings):
         self.ids = ids
@@ -143,25 +145,21 @@ class MaskedLM:
 
     def _mask(self, ids: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
         attention = (ids != self.pad).long()
-        candidate = ~torch.isin(ids, self.special)
-        chosen = (torch.rand(ids.shape, generator=gen) < self.settings.mask_prob) & candidate
-        labels = torch.where(chosen, ids, torch.full_like(ids, -100))
-        roll = torch.rand(ids.shape, generator=gen)
-        random_ids = torch.randint(len(SPECIAL_TOKENS), self.vocab, ids.shape, generator=gen)
-        inputs = ids.clone()
-        inputs[chosen & (roll < 0.8)] = self.mask
-        swap = chosen & (roll >= 0.8) & (roll < 0.9)
-        inputs[swap] = random_ids[swap]
+        inputs, labels = mask_tokens(
+            ids,
+            torch.isin(ids, self.special),  # specials and padding are never masked
+            mask_id=self.mask,
+            vocab_size=self.vocab,
+            random_low=len(SPECIAL_TOKENS),
+            generator=gen,
+            probability=self.settings.mask_prob,
+        )
         return {"input_ids": inputs, "attention_mask": attention, "labels": labels}
 
     def loss(self, model, batch) -> torch.Tensor:
         """Cross-entropy of the masked positions; the vocabulary projection runs on those only."""
         hidden = model.roberta(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
-        chosen = batch["labels"] != -100
-        if not bool(chosen.any()):
-            return hidden.sum() * 0.0
-        logits = model.lm_head(hidden[chosen])
-        return torch.nn.functional.cross_entropy(logits, batch["labels"][chosen])
+        return mlm_loss(hidden, batch["labels"], model.lm_head)
 
 
 def build_tiny_model(texts: Sequence[str], out_dir: str | os.PathLike, settings: TinySettings) -> Path:

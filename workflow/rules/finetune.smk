@@ -5,7 +5,7 @@ rule finetune:
     input:
         train=f"{R}/ingest/train.parquet",
         dev=f"{R}/ingest/dev.parquet",
-        model=wfc.tiny_model_inputs(config),
+        model=wfc.base_model_inputs(config),
         extra=lambda wc: wfc.method_inputs(config, wc.method),
         augmented=lambda wc: wfc.method_augment_inputs(config, wc.method, wc.seed),
         translations=lambda wc: wfc.method_mt_inputs(config, wc.method),

@@ -1,0 +1,81 @@
+"""Paper 000's continued pre-training in the DAG, on the demo corpus: CLISM examples from the demo's
+parallel text (spaCy spans, aligned), the pretrain rule, and a method fine-tuned from its model; a
+fine-tuning change does not rerun pre-training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import copy_workflow
+from test_workflow import planned_rules, snakemake
+
+from pipeline_steps import io, schemas
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow_pretrain")]
+
+EXPERIMENT = "demo-pretrain"
+TARGET = f"results/{EXPERIMENT}/eval/zero_shot/13.parquet"
+
+
+def overlay(workdir: Path, name: str, **changes) -> str:
+    """A config file: the demo with pre-training on, one method, and ``changes`` (section -> keys)."""
+    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    cfg["experiment"] = EXPERIMENT
+    cfg["methods"] = ["zero_shot"]
+    cfg["model"]["pretrain"] = True
+    cfg["pretrain"] = {"max_steps": 6, "batch_size": 8, "checkpoint_steps": 3, "lr": 1.0e-3}
+    # CPU time: this test checks the wiring, not the quality: German only, short runs
+    cfg["target_langs"] = ["de"]
+    for key in ("test", "parallel", "gold_parallel"):
+        cfg["data"][key] = {lang: v for lang, v in cfg["data"][key].items() if lang in ("en", "de")}
+    cfg["translate"]["langs"] = ["de"]
+    cfg["model"]["tiny"]["mlm_steps"] = 50
+    cfg["finetune"]["max_steps"] = 20
+    for section, values in changes.items():
+        cfg[section].update(values)
+    (workdir / name).write_text(yaml.safe_dump(cfg))
+    return name
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    workdir = copy_workflow(tmp_path_factory.mktemp("xlt-pretrain"))
+    snakemake(workdir, "--configfile", overlay(workdir, "pretrain.yaml"), "--", TARGET)
+    return workdir
+
+
+def test_zero_shot_starts_from_the_pretrained_encoder(workdir):
+    r = workdir / "results" / EXPERIMENT
+    examples = io.read_artifact(r / "clism/par.de.parquet", schemas.CLISM_EXAMPLES)
+    assert (
+        examples["n_kept"].sum() > 0 and (examples["tokenizer"] == f"results/{EXPERIMENT}/model/tiny").all()
+    )
+    log = io.read_artifact(r / "pretrain/train_log.parquet", schemas.TRAIN_LOG)
+    assert list(log["step"]) == list(range(1, 7))
+    assert all({"clism", "cacr", "mlm"} <= set(dict(t)) for t in log["terms"])
+    meta = json.loads((r / "finetune/zero_shot/13/model/xlt_finetune.json").read_text(encoding="utf-8"))
+    assert meta["base_model"] == f"results/{EXPERIMENT}/pretrain/model"
+    metrics = pd.read_parquet(r / "eval/zero_shot/13.parquet")
+    assert set(metrics["lang"]) >= {"en", "de"}
+    assert "step pretrain.step:main done" in (workdir / f"logs/{EXPERIMENT}/pretrain.log").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_a_finetune_change_does_not_rerun_pretraining(workdir):
+    name = overlay(workdir, "lr.yaml", finetune={"lr": 1.0e-4})
+    plan = planned_rules(snakemake(workdir, "-n", "--configfile", name, "--", TARGET))
+    assert plan == {"finetune": 1, "predict": 2, "evaluate": 1}
+
+
+def test_a_pretrain_change_reruns_pretraining_not_its_examples(workdir):
+    name = overlay(workdir, "no-cacr.yaml")
+    cfg = yaml.safe_load((workdir / name).read_text())
+    cfg["pretrain"]["losses"] = {"cacr": False}
+    (workdir / name).write_text(yaml.safe_dump(cfg))
+    plan = planned_rules(snakemake(workdir, "-n", "--configfile", name, "--", TARGET))
+    assert plan == {"pretrain": 1, "finetune": 1, "predict": 2, "evaluate": 1}
