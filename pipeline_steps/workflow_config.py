@@ -390,6 +390,19 @@ def base_model_inputs(config: dict) -> list[str]:
     return [pretrained_model_dir(config)] if config["model"]["pretrain"] else tiny_model_inputs(config)
 
 
+def que_token(config: dict) -> bool:
+    """[QUE] fine-tuning (paper 000 Sec. 3.4): ``model.que_token``, by default on with ``model.pretrain``;
+    QA only for now."""
+    on = config["model"]["que_token"]
+    return bool(config["model"]["pretrain"] if on is None else on) and task_kind(config) == "qa"
+
+
+def que_params(config: dict) -> dict[str, bool]:
+    """``{"que_token": True}`` for the finetune and predict steps when [QUE] fine-tuning is on; nothing
+    when off, so results computed before the switch existed keep their params."""
+    return {"que_token": True} if que_token(config) else {}
+
+
 # -------------------------------------------------------------------------------------- pretrain
 
 
@@ -426,8 +439,9 @@ def clism_params(config: dict) -> dict[str, Any]:
 
 
 def _encoder_settings(config: dict) -> dict[str, Any]:
-    """The ``model`` section without the ``pretrain`` switch (its own fingerprint says what it adds)."""
-    return {k: v for k, v in config["model"].items() if k != "pretrain"}
+    """The ``model`` section without the paper-000 switches (``pretrain``, ``que_token``: their own
+    fingerprint keys say what they add, so a run that uses neither keeps its fingerprint)."""
+    return {k: v for k, v in config["model"].items() if k not in ("pretrain", "que_token")}
 
 
 def pretrain_fingerprint(config: dict) -> str:
@@ -572,6 +586,7 @@ def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
     }
     if config["model"]["pretrain"]:  # a new pre-trained encoder must not resume the old run
         keys["pretrain"] = pretrain_fingerprint(config)
+    keys.update(que_params(config))
     kinds = method_augmentations(config, method)
     if kinds:  # trains on augmented views: how they were drawn matters
         keys["augment"] = {kind: augment_params(config, kind) for kind in kinds if kind != "mt"}
@@ -598,6 +613,7 @@ def finetune_params(config: dict) -> dict[str, Any]:
         "labels": list(config["labels"]),
         "task": config["task"],
         "qa": qa_settings(config),
+        **que_params(config),
     }
 
 
@@ -613,6 +629,7 @@ def predict_params(config: dict) -> dict[str, Any]:
         "task": config["task"],
         "labels": list(config["labels"]),
         "qa": qa_settings(config),
+        **que_params(config),
         "batch_size": config["predict"]["batch_size"],
         "max_length": config["finetune"]["max_length"],
         "device": config["finetune"]["device"],
@@ -758,6 +775,11 @@ def _check_pretrain(config: dict) -> None:
                 f"pretrain.langs: no sentence pairs for {missing} in pretrain.corpora {pre['corpora']} "
                 "(par: data.parallel; translated: translate.langs)"
             )
+    if config["model"]["que_token"] and task_kind(config) != "qa":
+        raise ConfigError(
+            "model.que_token: [QUE] fine-tuning is built for QA (paper 000 Sec. 3.4); task "
+            f"{config['task']!r} is not QA (set it to null or false)"
+        )
     if config["model"]["pretrain"] and not clism_inputs(config):
         raise ConfigError(
             f"model.pretrain: no sentence pairs to pre-train on: pretrain.corpora {pre['corpora']} has no "

@@ -402,3 +402,21 @@ def test_pretrain_config_errors_name_the_key(config, changes, fragment):
         config[section].update(values)
     with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         wfc.check(config, ROOT)
+
+
+def test_que_token_follows_pretrain_for_qa_and_is_absent_when_off():
+    qa = load("demo-qa.yaml")
+    assert "que_token" not in wfc.finetune_params(qa) and "que_token" not in wfc.predict_params(qa)
+    off = wfc.finetune_fingerprint(qa, "zero_shot", 13)
+    qa["model"]["pretrain"] = True
+    assert wfc.finetune_params(qa)["que_token"] is True and wfc.predict_params(qa)["que_token"] is True
+    qa["model"]["que_token"] = False  # the Figure 4b ablation: pre-trained, fine-tuned without [QUE]
+    assert "que_token" not in wfc.finetune_params(qa)
+    qa["model"]["pretrain"], qa["model"]["que_token"] = False, True
+    assert wfc.finetune_fingerprint(qa, "zero_shot", 13) != off
+
+
+def test_que_token_is_refused_outside_qa(config):
+    config["model"]["que_token"] = True
+    with pytest.raises(ConfigError, match="model.que_token"):
+        wfc.check(config, ROOT)

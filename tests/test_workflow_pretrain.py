@@ -1,6 +1,7 @@
-"""Paper 000's continued pre-training in the DAG, on the demo corpus: CLISM examples from the demo's
-parallel text (spaCy spans, aligned), the pretrain rule, and a method fine-tuned from its model; a
-fine-tuning change does not rerun pre-training."""
+"""Paper 000's continued pre-training in the DAG, on the QA demo: CLISM examples from the translate
+stage's pairs of the training contexts (the answer spans as source spans, aligned by eflomal), the
+pretrain rule, and zero-shot QA fine-tuned from its model with [QUE] after each question (Sec. 3.4);
+a fine-tuning change does not rerun pre-training."""
 
 from __future__ import annotations
 
@@ -17,24 +18,23 @@ from pipeline_steps import io, schemas
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow_pretrain")]
 
-EXPERIMENT = "demo-pretrain"
+EXPERIMENT = "demo-qa-pretrain"
 TARGET = f"results/{EXPERIMENT}/eval/zero_shot/13.parquet"
 
 
 def overlay(workdir: Path, name: str, **changes) -> str:
-    """A config file: the demo with pre-training on, one method, and ``changes`` (section -> keys)."""
-    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    """A config file: the QA demo with pre-training on, German only, zero-shot, short runs (this test
+    checks the wiring, not the quality), and ``changes`` (section -> keys)."""
+    cfg = yaml.safe_load((workdir / "config/demo-qa.yaml").read_text())
     cfg["experiment"] = EXPERIMENT
     cfg["methods"] = ["zero_shot"]
-    cfg["model"]["pretrain"] = True
-    cfg["pretrain"] = {"max_steps": 6, "batch_size": 8, "checkpoint_steps": 3, "lr": 1.0e-3}
-    # CPU time: this test checks the wiring, not the quality: German only, short runs
     cfg["target_langs"] = ["de"]
-    for key in ("test", "parallel", "gold_parallel"):
-        cfg["data"][key] = {lang: v for lang, v in cfg["data"][key].items() if lang in ("en", "de")}
+    cfg["data"]["test"] = {lang: v for lang, v in cfg["data"]["test"].items() if lang in ("en", "de")}
     cfg["translate"]["langs"] = ["de"]
+    cfg["model"]["pretrain"] = True
     cfg["model"]["tiny"]["mlm_steps"] = 50
-    cfg["finetune"]["max_steps"] = 20
+    cfg["pretrain"] = {"corpora": ["translated"], "max_steps": 6, "batch_size": 8, "checkpoint_steps": 3}
+    cfg["finetune"].update({"max_steps": 20, "eval_steps": 10})
     for section, values in changes.items():
         cfg[section].update(values)
     (workdir / name).write_text(yaml.safe_dump(cfg))
@@ -48,19 +48,23 @@ def workdir(tmp_path_factory) -> Path:
     return workdir
 
 
-def test_zero_shot_starts_from_the_pretrained_encoder(workdir):
+def test_zero_shot_qa_starts_from_the_pretrained_encoder_with_que(workdir):
     r = workdir / "results" / EXPERIMENT
-    examples = io.read_artifact(r / "clism/par.de.parquet", schemas.CLISM_EXAMPLES)
+    examples = io.read_artifact(r / "clism/translated.de.parquet", schemas.CLISM_EXAMPLES)
     assert (
         examples["n_kept"].sum() > 0 and (examples["tokenizer"] == f"results/{EXPERIMENT}/model/tiny").all()
     )
     log = io.read_artifact(r / "pretrain/train_log.parquet", schemas.TRAIN_LOG)
     assert list(log["step"]) == list(range(1, 7))
     assert all({"clism", "cacr", "mlm"} <= set(dict(t)) for t in log["terms"])
-    meta = json.loads((r / "finetune/zero_shot/13/model/xlt_finetune.json").read_text(encoding="utf-8"))
-    assert meta["base_model"] == f"results/{EXPERIMENT}/pretrain/model"
+    model = r / "finetune/zero_shot/13/model"
+    meta = json.loads((model / "xlt_finetune.json").read_text(encoding="utf-8"))
+    assert meta["base_model"] == f"results/{EXPERIMENT}/pretrain/model" and meta["que_token"] is True
+    assert (model / "xlt_que.json").is_file() and (model / "que_head.safetensors").is_file()
+    predictions = io.read_artifact(r / "predict/zero_shot/13/de.parquet", schemas.QA_PREDICTIONS)
+    assert len(predictions) > 0 and (predictions["pred_start"] >= 0).mean() > 0.9
     metrics = pd.read_parquet(r / "eval/zero_shot/13.parquet")
-    assert set(metrics["lang"]) >= {"en", "de"}
+    assert set(metrics["lang"]) >= {"en", "de"} and set(metrics["metric"]) >= {"f1", "em"}
     assert "step pretrain.step:main done" in (workdir / f"logs/{EXPERIMENT}/pretrain.log").read_text(
         encoding="utf-8"
     )

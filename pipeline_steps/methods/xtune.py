@@ -119,7 +119,11 @@ def build_recipe(data: MethodData, task: str, stage: int, views, teacher=None, *
     classifiers take the label map, QA the window stride)."""
     recipe = RECIPES[task][stage - 1]
     d = data
-    lead = (d.train, views) if stage == 1 else (d.train, views, teacher)
+    if task == "qa" and getattr(d.task, "que", False):  # [QUE] fine-tuning (paper 000): on every view too
+        train, views = d.task.with_que(d.train, d.tokenizer), [d.task.with_que(v, d.tokenizer) for v in views]
+    else:
+        train = d.train
+    lead = (train, views) if stage == 1 else (train, views, teacher)
     if task == "qa":  # R1 reduces as the official span bucketing, R2 is soft KL (xtune_qa.py)
         if options.pop("hard", False):
             raise ConfigError("xTune QA: R2 is soft KL only (method_params.xtune.hard_r2: false)")

@@ -41,7 +41,8 @@ TASKS: dict[str, TaskInfo] = {
 
 def make_task(name: str, params: dict[str, Any]):
     """The task object fine-tuning uses (``tasks/tagging.py``, ``classification.py``, ``qa.py``), built
-    from the finetune step's params (``labels``, ``scheme``; ``qa`` settings for QA)."""
+    from the finetune step's params (``labels``, ``scheme``; ``qa`` settings and ``que_token`` -- [QUE]
+    fine-tuning, present and true only when on -- for QA)."""
     info = task_info(name)
     if info.kind == "tagging":
         from pipeline_steps.tasks.tagging import TaggingTask
@@ -54,7 +55,13 @@ def make_task(name: str, params: dict[str, Any]):
     from pipeline_steps.tasks.qa import QATask
 
     qa = params["qa"]
-    return QATask(info, int(qa["doc_stride"]), int(qa["max_answer_length"]), int(qa["n_best"]))
+    return QATask(
+        info,
+        int(qa["doc_stride"]),
+        int(qa["max_answer_length"]),
+        int(qa["n_best"]),
+        que=bool(params.get("que_token", False)),
+    )
 
 
 def task_info(name: str) -> TaskInfo:
