@@ -24,7 +24,9 @@ import pandas as pd
 import torch
 
 from pipeline_steps.errors import ConfigError
+from pipeline_steps.few_shot import few_shot_config, sample_examples
 from pipeline_steps.io import atomic_dir, read_artifact, write_artifact
+from pipeline_steps.method_names import FEW_SHOT_STEPS, method_shots
 from pipeline_steps.methods import MethodData, make_method
 from pipeline_steps.models.token_classification import freeze_word_embeddings, load_tokenizer
 from pipeline_steps.schemas import TRAIN_LOG, Artifact
@@ -199,6 +201,13 @@ def main(ctx) -> None:
     freeze, keep_checkpoints = param(p, "freeze_embeddings", bool), param(p, "keep_checkpoints", bool)
 
     train_df = task.read_labelled(str(ctx.input["train"]), task.examples)
+    shots = method_shots(method)
+    if shots is not None:  # paper 000 App. C: a per-seed sample, a fixed step budget
+        method_params = dict(p.get("method_params") or {})
+        steps = param(method_params, FEW_SHOT_STEPS, int, section="few_shot")
+        p["method_params"] = {k: v for k, v in method_params.items() if k != FEW_SHOT_STEPS}
+        train_df = sample_examples(train_df, shots, seed, method)
+        config = few_shot_config(config, shots, batch_size, steps)
     dev_path = ctx.input.get("dev")
     dev_df = task.read_labelled(str(dev_path), task.examples) if dev_path else None
     extra_paths = input_paths(ctx.input.get("extra"))

@@ -7,6 +7,8 @@ A method that trains on projected data may name the label projection it uses wit
 compares TO on span-to-span and word-to-word projections); without it, ``project.mapping`` applies.
 An xTune method (paper 003) may name the augmentation of all its stages the same way:
 ``xtune_r1@code_switch`` (Table 4: each augmentation alone); without it, ``method_params.xtune`` applies.
+Any method may end in ``-{N}shot``: trained on N examples sampled from the training set with the run's
+seed, for ``few_shot.steps`` steps (paper 000 App. C: the few-shot regime), e.g. ``zero_shot-64shot``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from collections.abc import Sequence
 
 from pipeline_steps.errors import ConfigError
 
-#: The method grammar, stated once: ``base[-lang][@mapping]``.
-METHOD_PATTERN = r"(?P<base>[a-z0-9_]+?)(?:-(?P<lang>[a-z]{2,3}))?(?:@(?P<mapping>[a-z0-9_]+))?"
+#: The method grammar, stated once: ``base[-lang][@mapping][-Nshot]``.
+METHOD_PATTERN = (
+    r"(?P<base>[a-z0-9_]+?)(?:-(?P<lang>[a-z]{2,3}))?(?:@(?P<mapping>[a-z0-9_]+?))?"
+    r"(?:-(?P<shots>[0-9]+)shot)?"
+)
 METHOD_RE = re.compile(f"^{METHOD_PATTERN}$")
 #: The same grammar as a Snakemake wildcard constraint (no named groups).
 METHOD_WILDCARD = re.sub(r"\(\?P<\w+>", "(?:", METHOD_PATTERN)
 PER_LANGUAGE = frozenset({"to", "bilingual"})
+#: the ``method_params`` key that brings ``few_shot.steps`` to a ``-Nshot`` run (the finetune step pops it)
+FEW_SHOT_STEPS = "few_shot_steps"
 ALL_TARGETS = frozenset({"mtl", "mtl_ws"})
 MAPPINGS = ("span2span", "word2word")
 #: xTune (paper 003): stage 1 alone ("R1 only"), full two-stage, "R2 only", "Data Aug." (no consistency).
@@ -37,9 +44,12 @@ def _parse(name: str) -> tuple[str, str | None, str | None]:
     m = METHOD_RE.match(str(name))
     if m is None:
         raise ConfigError(
-            f"bad method name {name!r}: expected e.g. zero_shot, mtl, to-de, bilingual-es, to@word2word"
+            f"bad method name {name!r}: expected e.g. zero_shot, mtl, to-de, bilingual-es, to@word2word, "
+            "zero_shot-64shot"
         )
     base, lang, mapping = m.group("base"), m.group("lang"), m.group("mapping")
+    if m.group("shots") is not None and int(m.group("shots")) < 1:
+        raise ConfigError(f"method {name!r}: a few-shot size must be at least 1")
     if lang is not None and base not in PER_LANGUAGE:
         raise ConfigError(
             f"method {name!r}: only {sorted(PER_LANGUAGE)} take a target language suffix (e.g. to-de)"
@@ -76,22 +86,42 @@ def method_augmentation(name: str) -> str | None:
     return suffix if base in XTUNE else None
 
 
+def method_shots(name: str) -> int | None:
+    """The few-shot training-set size of ``name`` (``zero_shot-64shot`` -> 64), else None (all data)."""
+    _parse(name)
+    shots = METHOD_RE.match(str(name)).group("shots")
+    return None if shots is None else int(shots)
+
+
+def with_shots(name: str, shots: int | None) -> str:
+    """``name`` trained on ``shots`` examples (``zero_shot`` -> ``zero_shot-64shot``); None: unchanged."""
+    return name if shots is None else f"{name}-{int(shots)}shot"
+
+
+def without_shots(name: str) -> str:
+    """``zero_shot-64shot`` -> ``zero_shot``."""
+    shots = method_shots(name)
+    return name if shots is None else name[: -len(f"-{shots}shot")]
+
+
 def teacher_method(name: str) -> str | None:
     """The method whose model is ``name``'s frozen R2 teacher (paper 003 Sec. 3.1.2): the stage-1 model
     ``xtune_r1`` (same ``@augmentation``) for full xTune, the conventionally fine-tuned ``zero_shot``
     model for "R2 only"; None for methods without a teacher."""
     base, _, suffix = _parse(name)
+    shots = method_shots(name)  # a few-shot student's teacher saw the same examples
     if base == "xtune":
-        return "xtune_r1" + (f"@{suffix}" if suffix else "")
+        return with_shots("xtune_r1" + (f"@{suffix}" if suffix else ""), shots)
     if base == "xtune_r2":
-        return "zero_shot"
+        return with_shots("zero_shot", shots)
     return None
 
 
 def row_name(name: str) -> str:
-    """The report row of a DAG method: ``to-de@word2word`` -> ``to@word2word``, ``to-de`` -> ``to``."""
+    """The report row of a DAG method: ``to-de@word2word`` -> ``to@word2word``, ``to-de`` -> ``to``,
+    ``to-de-64shot`` -> ``to-64shot``."""
     base, _, mapping = _parse(name)
-    return base + (f"@{mapping}" if mapping else "")
+    return with_shots(base + (f"@{mapping}" if mapping else ""), method_shots(name))
 
 
 def expand_methods(methods: Sequence[str], target_langs: Sequence[str]) -> list[str]:
@@ -102,7 +132,7 @@ def expand_methods(methods: Sequence[str], target_langs: Sequence[str]) -> list[
         base, lang, mapping = _parse(name)
         if base in PER_LANGUAGE and lang is None:
             suffix = f"@{mapping}" if mapping else ""
-            out += [f"{base}-{t}{suffix}" for t in target_langs]
+            out += [with_shots(f"{base}-{t}{suffix}", method_shots(name)) for t in target_langs]
         else:
             out.append(name)
     return out

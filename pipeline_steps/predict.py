@@ -1,7 +1,9 @@
 """Word-level predictions of a fine-tuned tagger on a test set.
 
 Each word's tag is the argmax of Eq. 1 (paper 001) at its first sub-word. Words cut off by
-``max_length`` (or without any sub-word) get 'O'; their number is logged as a warning.
+``max_length`` (or without any sub-word) get 'O'; their number is logged as a warning. With the param
+``que_token`` (paper 000's [QUE] fine-tuning) each sentence is encoded after the ``[QUE]`` prefix, as the
+tagger was fine-tuned; a tagger fine-tuned the other way is a ConfigError (``tasks.tagging``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import torch
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.models.token_classification import encode, load_tokenizer, model_labels, predict_tags
+from pipeline_steps.pretrain.que import QUE_TOKEN, add_que_token
 from pipeline_steps.schemas import PREDICTIONS, SENTENCES
 from pipeline_steps.tags import TagError, check_scheme, split_tag
 from pipeline_steps.tasks import make_task
+from pipeline_steps.tasks.tagging import check_que_meta
 from pipeline_steps.train import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
@@ -43,9 +47,12 @@ def predict_sentences(
     max_length: int,
     batch_size: int,
     desc: str = "predict",
+    *,
+    que: bool = False,
 ) -> tuple[list[list[str]], int, int]:
-    """Tags for each sentence, the number of words cut by ``max_length`` and of words without sub-words."""
-    enc = encode(tokenizer, sentences, None, None, max_length)
+    """Tags for each sentence, the number of words cut by ``max_length`` and of words without sub-words
+    (``que``: encoded after the [QUE] prefix)."""
+    enc = encode(tokenizer, sentences, None, None, max_length, que=que)
     tags = predict_tags(
         model, enc, [len(s) for s in sentences], batch_size, int(tokenizer.pad_token_id), desc=desc
     )
@@ -58,7 +65,7 @@ def main(ctx) -> None:
     (and ``qa`` settings for QA). Tagging writes schemas.PREDICTIONS, the other tasks their own."""
     task = make_task(ctx.params["task"], ctx.params)
     if task.info.kind == "tagging":
-        predict_tagging(ctx)
+        predict_tagging(ctx, task.que)
     else:
         predict_examples(ctx, task)
 
@@ -79,8 +86,9 @@ def predict_examples(ctx, task) -> None:
     log.info("predicted %d %s examples with %s", len(out), task.info.name, model_dir)
 
 
-def predict_tagging(ctx) -> None:
-    """Word-level tags of a tagger on its test sentences (schemas.PREDICTIONS)."""
+def predict_tagging(ctx, que: bool = False) -> None:
+    """Word-level tags of a tagger on its test sentences (schemas.PREDICTIONS); ``que``: [QUE]
+    fine-tuning (the param ``que_token``), which must match the folder's ``xlt_finetune.json``."""
     from transformers import AutoModelForTokenClassification
 
     p = ctx.params
@@ -94,13 +102,21 @@ def predict_tagging(ctx) -> None:
             path, int(missing.to_numpy().nonzero()[0][0]), "tags", "test sentences need gold tags"
         )
     model_dir = str(ctx.input["model"])
+    check_que_meta(model_dir, que)
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForTokenClassification.from_pretrained(model_dir)
+    if que:
+        que_id = add_que_token(tokenizer)
+        if que_id >= model.get_input_embeddings().num_embeddings:
+            raise ConfigError(
+                f"{model_dir}: the tagger has no embedding row for {QUE_TOKEN} (it was not fine-tuned with "
+                "it), but que_token is on: turn model.que_token off for it"
+            )
     torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
     check_model_scheme(model_labels(model), scheme, model_dir)
     model.to(resolve_device(p["device"]))
     tokens = [list(t) for t in df["tokens"]]
-    pred, n_cut, n_empty = predict_sentences(model, tokenizer, tokens, max_length, batch_size)
+    pred, n_cut, n_empty = predict_sentences(model, tokenizer, tokens, max_length, batch_size, que=que)
     if n_cut:
         log.warning(
             "%d words beyond max_length=%d sub-words were predicted as 'O' (%s)", n_cut, max_length, path

@@ -34,6 +34,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pipeline_steps.io import atomic_path, read_artifact, write_text  # noqa: E402
 from pipeline_steps.method_names import MAPPINGS, row_name, split_method  # noqa: E402
+from pipeline_steps.report_few_shot import few_shot_markdown, few_shot_table, plot_few_shot  # noqa: E402
 from pipeline_steps.report_xtune import XTUNE_COLUMNS, augmentation_table, plot_xtune_curves  # noqa: E402
 from pipeline_steps.runner import StepContext  # noqa: E402
 from pipeline_steps.schemas import METRICS, TRAIN_LOG  # noqa: E402
@@ -170,11 +171,12 @@ def markdown(
     mappings: pd.DataFrame | None = None,
     task: TaskInfo | str = DEFAULT_TASK,
     augmentation: pd.DataFrame | None = None,
+    few_shot: pd.DataFrame | None = None,
 ) -> str:
     """table.md: the headline table (tagging: entity F1; classification: accuracy; QA: ``F1 / EM``),
     then a table per further metric not shown in the cells (classification: macro-F1), Table 5 (when
-    both projection mappings ran), paper 003 Table 4 (when an xTune ablation ran) and the label projection
-    scores (when given)."""
+    both projection mappings ran), paper 003 Table 4 (when an xTune ablation ran), paper 000 Table 3/9
+    (when few-shot runs ran) and the label projection scores (when given)."""
     info = _task(task)
     langs = list(dict.fromkeys(table["lang"]))
     lines = [f"# {title}", "", _caption(info), ""]
@@ -202,6 +204,8 @@ def markdown(
         for r in augmentation.itertuples(index=False):
             cells = ["" if pd.isna(v) else f"{v:.2f}" for v in r[1:]]
             lines.append(f"| {r[0]} | " + " | ".join(cells) + " |")
+    if few_shot is not None:
+        lines += few_shot_markdown(few_shot, info.headline, info.kind == "qa", info.metric_labels[0])
     if projection:
         lines += ["", f"## Label projection ({projection_caption(projection)})", ""]
         lines += ["| lang | P | R | F1 |", "|---|---:|---:|---:|"]
@@ -338,7 +342,15 @@ def main(ctx: StepContext) -> None:
             for m, f in zip(p["xtune_curve_methods"], ctx.input["xtune_logs"], strict=True)
         }
         plot_xtune_curves(logs, xtune_png[0], f"xTune training ({p['experiment']}, first seed)", label)
-    write_text(markdown(table, projection, title, mappings, task, augmentation), ctx.output["table"])
+    few_shot = few_shot_table(table, list(task.metrics))
+    few_shot_png = ctx.output.get("few_shot")  # a one-element list, or empty without few-shot runs
+    if few_shot_png:
+        plot_few_shot(
+            few_shot, f"{task.headline}_mean", few_shot_png[0], f"Few-shot ({p['experiment']})", label
+        )
+    write_text(
+        markdown(table, projection, title, mappings, task, augmentation, few_shot), ctx.output["table"]
+    )
     with atomic_path(ctx.output["csv"], suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     plot(table, ctx.output["plot"], f"{title} ({label})", task.headline, label)

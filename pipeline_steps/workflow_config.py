@@ -24,14 +24,17 @@ from pipeline_steps.errors import ConfigError
 from pipeline_steps.method_names import (
     AUGMENTATIONS,
     AUGMENTED_KINDS,
+    FEW_SHOT_STEPS,
     METHOD_WILDCARD,
     XTUNE,
     expand_methods,
     method_mapping,
+    method_shots,
     projected_langs,
     row_name,
     split_method,
     teacher_method,
+    with_shots,
 )
 from pipeline_steps.tasks import task_info
 
@@ -52,6 +55,8 @@ TASK_FORMATS = {
     "classification": frozenset({"xnli", "mnli_json", "xlmt", "sib200"}),
     "qa": frozenset({"squad"}),
 }
+#: task kinds fine-tuned with [QUE] (paper 000 Sec. 3.4) when ``model.que_token`` says so
+QUE_TASKS = frozenset({"qa", "tagging"})
 #: finetune keys that do not change what is trained (kept out of the checkpoint fingerprint).
 NOT_TRAJECTORY = frozenset({"checkpoint_steps", "keep_last_checkpoints", "keep_checkpoints", "device"})
 
@@ -392,9 +397,10 @@ def base_model_inputs(config: dict) -> list[str]:
 
 def que_token(config: dict) -> bool:
     """[QUE] fine-tuning (paper 000 Sec. 3.4): ``model.que_token``, by default on with ``model.pretrain``;
-    QA only for now."""
+    for the span tasks of the paper (QA: after the question; tagging: the empty-question form), not for
+    classification."""
     on = config["model"]["que_token"]
-    return bool(config["model"]["pretrain"] if on is None else on) and task_kind(config) == "qa"
+    return bool(config["model"]["pretrain"] if on is None else on) and task_kind(config) in QUE_TASKS
 
 
 def que_params(config: dict) -> dict[str, bool]:
@@ -477,7 +483,18 @@ def pretrain_params(config: dict) -> dict[str, Any]:
 
 def dag_methods(config: dict) -> list[str]:
     """Method names in the DAG: ``to``/``bilingual`` become one model per translated language."""
-    return expand_methods(config["methods"], translate_langs(config))
+    return expand_methods(config_methods(config), translate_langs(config))
+
+
+def config_methods(config: dict) -> list[str]:
+    """``methods`` with ``few_shot.sizes`` applied: each method trained once per size (``zero_shot`` ->
+    ``zero_shot-64shot``, ``zero_shot-256shot``, ...; paper 000 App. C) instead of on all the data; a
+    name that already says ``-Nshot`` stays as it is."""
+    sizes = config["few_shot"]["sizes"]
+    if not sizes:
+        return list(config["methods"])
+    out = [m if method_shots(m) else with_shots(m, n) for m in config["methods"] for n in sizes]
+    return list(dict.fromkeys(out))
 
 
 @rule_params
@@ -489,8 +506,11 @@ def method_params(config: dict, method: str) -> dict[str, Any]:
         settings = xtune_config.settings(config["method_params"]["xtune"], config["task"], method)
         if "noise" in method_augmentations(config, method):
             settings["noise_std"] = config["augment"]["noise"]["std"]
-        return settings
-    return dict(config["method_params"].get(base) or {})
+    else:
+        settings = dict(config["method_params"].get(base) or {})
+    if method_shots(method) is not None:  # a few-shot run (``-Nshot``): its step budget, App. C
+        settings[FEW_SHOT_STEPS] = config["few_shot"]["steps"]
+    return settings
 
 
 def method_augmentations(config: dict, method: str) -> list[str]:
@@ -669,6 +689,12 @@ def xtune_curve_methods(config: dict) -> list[str]:
     return (["zero_shot"] if names and "zero_shot" in config["methods"] else []) + names
 
 
+def few_shot_plot(config: dict) -> list[str]:
+    """The Figure 4b plot (paper 000), when a few-shot run is in the DAG."""
+    few = any(method_shots(m) is not None for m in config_methods(config))
+    return [f"{results_dir(config)}/report/few_shot.png"] if few else []
+
+
 def xtune_curves_plot(config: dict) -> list[str]:
     return [f"{results_dir(config)}/report/xtune_curves.png"] if xtune_curve_methods(config) else []
 
@@ -690,7 +716,7 @@ def report_params(config: dict) -> dict[str, Any]:
         "experiment": config["experiment"],
         "source_lang": config["source_lang"],
         "target_langs": config["target_langs"],
-        "methods": list(dict.fromkeys(row_name(m) for m in config["methods"])),
+        "methods": list(dict.fromkeys(row_name(m) for m in config_methods(config))),
         "mapping": default_mapping(config),
         "curve_methods": convergence_methods(config),
         "augmentations": report_augmentations(config),
@@ -703,7 +729,7 @@ def report_augmentations(config: dict) -> dict[str, str]:
     """Report row -> augmentation of each xTune ablation run (paper 003 Table 4 rows): the stage-1
     augmentation of ``xtune_r1`` / ``xtune_da``, the stage-2 one of ``xtune_r2``."""
     out = {}
-    for name in config["methods"]:
+    for name in config_methods(config):
         base = split_method(name)[0]
         if base in ("xtune_r1", "xtune_da", "xtune_r2"):
             s = method_params(config, name)
@@ -775,10 +801,10 @@ def _check_pretrain(config: dict) -> None:
                 f"pretrain.langs: no sentence pairs for {missing} in pretrain.corpora {pre['corpora']} "
                 "(par: data.parallel; translated: translate.langs)"
             )
-    if config["model"]["que_token"] and task_kind(config) != "qa":
+    if config["model"]["que_token"] and task_kind(config) not in QUE_TASKS:
         raise ConfigError(
-            "model.que_token: [QUE] fine-tuning is built for QA (paper 000 Sec. 3.4); task "
-            f"{config['task']!r} is not QA (set it to null or false)"
+            "model.que_token: [QUE] fine-tuning is for span tasks (paper 000 Sec. 3.4: QA, tagging); task "
+            f"{config['task']!r} is {task_kind(config)} (set it to null or false)"
         )
     if config["model"]["pretrain"] and not clism_inputs(config):
         raise ConfigError(
@@ -854,10 +880,12 @@ def _data_entries(config: dict) -> list[tuple[str, dict]]:
 def _check_data_entries(config: dict) -> None:
     kind = task_kind(config)
     for key, entry in _data_entries(config):
-        if entry["format"] not in TASK_FORMATS[kind]:
+        # unlabelled parallel text is sentences for every task (aligner data, CLISM pre-training)
+        allowed = TASK_FORMATS["tagging" if key.startswith("data.parallel.") else kind]
+        if entry["format"] not in allowed:
             raise ConfigError(
                 f"{key}.format: {entry['format']!r} is not a format of task {config['task']!r} "
-                f"({kind}: one of {sorted(TASK_FORMATS[kind])})"
+                f"({kind}: one of {sorted(allowed)})"
             )
         if entry["format"] == "lines" and not key.startswith("data.parallel."):
             raise ConfigError(f"{key}.format: 'lines' is unlabelled text; this file needs tags")

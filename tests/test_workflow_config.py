@@ -416,7 +416,23 @@ def test_que_token_follows_pretrain_for_qa_and_is_absent_when_off():
     assert wfc.finetune_fingerprint(qa, "zero_shot", 13) != off
 
 
-def test_que_token_is_refused_outside_qa(config):
+def test_que_token_is_refused_for_classification(config):
     config["model"]["que_token"] = True
+    wfc.check(config, ROOT)  # NER: the empty-question form
+    assert wfc.finetune_params(config)["que_token"] is True
+    cls = load("demo-cls.yaml")
+    cls["model"]["que_token"] = True
     with pytest.raises(ConfigError, match="model.que_token"):
-        wfc.check(config, ROOT)
+        wfc.check(cls, ROOT)
+    cls["model"]["que_token"] = None
+    cls["model"]["pretrain"] = True
+    assert "que_token" not in wfc.finetune_params(cls)
+
+
+def test_parallel_text_is_sentences_for_every_task():
+    qa = load("demo-qa.yaml")  # CLISM pre-training for QA reads parallel text
+    qa["data"]["parallel"] = {"de": {**load()["data"]["parallel"]["de"]}}
+    wfc.check(qa, ROOT)
+    qa["data"]["parallel"]["de"]["format"] = "squad"
+    with pytest.raises(ConfigError, match="data.parallel.de.format: 'squad'"):
+        wfc.check(qa, ROOT)

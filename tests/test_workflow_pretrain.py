@@ -1,7 +1,8 @@
 """Paper 000's continued pre-training in the DAG, on the QA demo: CLISM examples from the translate
 stage's pairs of the training contexts (the answer spans as source spans, aligned by eflomal), the
-pretrain rule, and zero-shot QA fine-tuned from its model with [QUE] after each question (Sec. 3.4);
-a fine-tuning change does not rerun pre-training."""
+pretrain rule, and few-shot zero-shot QA (App. C: 16 sampled questions) fine-tuned from its model with
+[QUE] after each question (Sec. 3.4), reported in the Table 3/9 layout; a fine-tuning change does not
+rerun pre-training."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from pipeline_steps import io, schemas
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow_pretrain")]
 
 EXPERIMENT = "demo-qa-pretrain"
-TARGET = f"results/{EXPERIMENT}/eval/zero_shot/13.parquet"
+METHOD = "zero_shot-16shot"
+TARGET = f"results/{EXPERIMENT}/eval/{METHOD}/13.parquet"
+REPORT = f"results/{EXPERIMENT}/report/table.md"
 
 
 def overlay(workdir: Path, name: str, **changes) -> str:
@@ -27,14 +30,14 @@ def overlay(workdir: Path, name: str, **changes) -> str:
     checks the wiring, not the quality), and ``changes`` (section -> keys)."""
     cfg = yaml.safe_load((workdir / "config/demo-qa.yaml").read_text())
     cfg["experiment"] = EXPERIMENT
-    cfg["methods"] = ["zero_shot"]
+    cfg["methods"] = [METHOD]
     cfg["target_langs"] = ["de"]
     cfg["data"]["test"] = {lang: v for lang, v in cfg["data"]["test"].items() if lang in ("en", "de")}
     cfg["translate"]["langs"] = ["de"]
     cfg["model"]["pretrain"] = True
     cfg["model"]["tiny"]["mlm_steps"] = 50
     cfg["pretrain"] = {"corpora": ["translated"], "max_steps": 6, "batch_size": 8, "checkpoint_steps": 3}
-    cfg["finetune"].update({"max_steps": 20, "eval_steps": 10})
+    cfg["few_shot"] = {"steps": 12}
     for section, values in changes.items():
         cfg[section].update(values)
     (workdir / name).write_text(yaml.safe_dump(cfg))
@@ -44,11 +47,11 @@ def overlay(workdir: Path, name: str, **changes) -> str:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("xlt-pretrain"))
-    snakemake(workdir, "--configfile", overlay(workdir, "pretrain.yaml"), "--", TARGET)
+    snakemake(workdir, "--configfile", overlay(workdir, "pretrain.yaml"), "--", REPORT)
     return workdir
 
 
-def test_zero_shot_qa_starts_from_the_pretrained_encoder_with_que(workdir):
+def test_few_shot_qa_starts_from_the_pretrained_encoder_with_que(workdir):
     r = workdir / "results" / EXPERIMENT
     examples = io.read_artifact(r / "clism/translated.de.parquet", schemas.CLISM_EXAMPLES)
     assert (
@@ -57,14 +60,19 @@ def test_zero_shot_qa_starts_from_the_pretrained_encoder_with_que(workdir):
     log = io.read_artifact(r / "pretrain/train_log.parquet", schemas.TRAIN_LOG)
     assert list(log["step"]) == list(range(1, 7))
     assert all({"clism", "cacr", "mlm"} <= set(dict(t)) for t in log["terms"])
-    model = r / "finetune/zero_shot/13/model"
+    model = r / f"finetune/{METHOD}/13/model"
     meta = json.loads((model / "xlt_finetune.json").read_text(encoding="utf-8"))
     assert meta["base_model"] == f"results/{EXPERIMENT}/pretrain/model" and meta["que_token"] is True
     assert (model / "xlt_que.json").is_file() and (model / "que_head.safetensors").is_file()
-    predictions = io.read_artifact(r / "predict/zero_shot/13/de.parquet", schemas.QA_PREDICTIONS)
+    predictions = io.read_artifact(r / f"predict/{METHOD}/13/de.parquet", schemas.QA_PREDICTIONS)
     assert len(predictions) > 0 and (predictions["pred_start"] >= 0).mean() > 0.9
-    metrics = pd.read_parquet(r / "eval/zero_shot/13.parquet")
+    metrics = pd.read_parquet(r / f"eval/{METHOD}/13.parquet")
     assert set(metrics["lang"]) >= {"en", "de"} and set(metrics["metric"]) >= {"f1", "em"}
+    train_log = io.read_artifact(r / f"finetune/{METHOD}/13/train_log.parquet", schemas.TRAIN_LOG)
+    assert len(train_log) == 12 and train_log["dev_f1"].notna().sum() == 1  # App. C: the step budget
+    report = (r / "report/table.md").read_text(encoding="utf-8")
+    assert "## Few-shot (paper 000 Table 3/9" in report and "| 16 | zero_shot |" in report
+    assert (r / "report/few_shot.png").read_bytes()[:4] == b"\x89PNG"
     assert "step pretrain.step:main done" in (workdir / f"logs/{EXPERIMENT}/pretrain.log").read_text(
         encoding="utf-8"
     )

@@ -107,12 +107,17 @@ class MethodData:
         langs = self.params.get("target_langs")
         return None if not langs else [str(x) for x in langs]
 
+    @property
+    def que(self) -> bool:
+        """[QUE] fine-tuning of a tagger (paper 000 Sec. 3.4): the task's ``que`` (False without a task)."""
+        return bool(getattr(self.task, "que", False))
+
     def encode(self, frame: pd.DataFrame, labelled: bool = True) -> Encoded:
-        """Sub-word encode a frame with ``tokens`` (and ``tags``) columns; labels on first sub-words."""
+        """Sub-word encode a frame with ``tokens`` (and ``tags``) columns; labels on first sub-words
+        (after the [QUE] prefix with ``self.que``)."""
         tags = list(frame["tags"]) if labelled else None
-        return encode(
-            self.tokenizer, list(frame["tokens"]), tags, self.label2id if labelled else None, self.max_length
-        )
+        label2id = self.label2id if labelled else None
+        return encode(self.tokenizer, list(frame["tokens"]), tags, label2id, self.max_length, que=self.que)
 
 
 METHODS: dict[str, Callable[[MethodData], Any]] = {

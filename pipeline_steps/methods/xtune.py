@@ -123,6 +123,8 @@ def build_recipe(data: MethodData, task: str, stage: int, views, teacher=None, *
         train, views = d.task.with_que(d.train, d.tokenizer), [d.task.with_que(v, d.tokenizer) for v in views]
     else:
         train = d.train
+    if task == "tagging" and getattr(d.task, "que", False):  # [QUE] prefix on the original and views
+        options["que"] = True
     lead = (train, views) if stage == 1 else (train, views, teacher)
     if task == "qa":  # R1 reduces as the official span bucketing, R2 is soft KL (xtune_qa.py)
         if options.pop("hard", False):

@@ -23,7 +23,10 @@ Choices made here:
 - truncation at ``max_length`` may keep fewer words of one view than of the other: R1 pairs word k only
   when both views keep its first sub-word (also skipping words with no sub-word at all);
 - with several augmented views per sentence, epoch e trains on view ``e mod views`` (``augment/views.py``);
-- ``self.last["r1"]`` logs the unweighted R1, so ``loss = task + lambda1 * r1``.
+- ``self.last["r1"]`` logs the unweighted R1, so ``loss = task + lambda1 * r1``;
+- ``que`` (paper 000's [QUE] fine-tuning, ``models/token_classification.py``): the original and every
+  view are the second sequence after ``[QUE]`` (``encode(..., que=True)``; a subword-sampled view gets
+  the same prefix and suffix from ``special_ids``), so word k still sits at ``first[k]`` of each.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from pipeline_steps.errors import ConfigError
 from pipeline_steps.losses.model_consistency import freeze, model_consistency
 from pipeline_steps.losses.symmetric_kl import REDUCTIONS, first_subword_mask, symmetric_kl
 from pipeline_steps.methods.supervised import sentence_ce
-from pipeline_steps.models.token_classification import IGNORE, Encoded, collate, encode
+from pipeline_steps.models.token_classification import IGNORE, Encoded, collate, encode, que_min_length
+from pipeline_steps.pretrain.que import QUE_TOKEN, add_que_token
 from pipeline_steps.train import ShuffledBatches
 
 LAMBDA1 = 5.0  # official xTune weight of R1, every task
@@ -49,12 +53,20 @@ NOISE_STD = 1e-5  # official ``noise_eps`` (Gaussian noise on the input embeddin
 # --------------------------------------------------------------------------------------- encoding
 
 
-def special_ids(tokenizer) -> tuple[list[int], list[int]]:
+def special_ids(tokenizer, que: bool = False) -> tuple[list[int], list[int]]:
     """The special ids ``encode`` puts before and after a sentence's sub-words (XLM-R: <s> ... </s>),
-    read from the tokenizer's own output for a one-word sentence."""
-    enc = tokenizer([["a"]], is_split_into_words=True)
-    ids, words = list(enc["input_ids"][0]), enc.word_ids(0)
-    inside = [pos for pos, w in enumerate(words) if w is not None]
+    read from the tokenizer's own output for a one-word sentence; with ``que`` the prefix is the pair
+    template's up to the sentence (XLM-R: <s> [QUE] </s></s>; the tokenizer learns [QUE])."""
+    if que:
+        add_que_token(tokenizer)
+        enc = tokenizer([[QUE_TOKEN]], [["a"]], is_split_into_words=True)
+        sequence = enc.sequence_ids(0)
+        in_sentence = [w is not None and sequence[pos] == 1 for pos, w in enumerate(enc.word_ids(0))]
+    else:
+        enc = tokenizer([["a"]], is_split_into_words=True)
+        in_sentence = [w is not None for w in enc.word_ids(0)]
+    ids = list(enc["input_ids"][0])
+    inside = [pos for pos, keep in enumerate(in_sentence) if keep]
     if not inside:
         raise ValueError(f"{type(tokenizer).__name__} gives no sub-word for the word 'a'")
     return ids[: inside[0]], ids[inside[-1] + 1 :]
@@ -79,16 +91,21 @@ def encode_pieces(
     tags: Sequence[Sequence[str]] | None,
     label2id: dict[str, int] | None,
     max_length: int,
+    *,
+    que: bool = False,
 ) -> Encoded:
     """``encode`` for sentences whose words come with their own sub-word pieces (a subword-sampled view).
 
     Pieces become ids with ``convert_tokens_to_ids`` (a piece outside the vocabulary -> the unk id); the
     special tokens and the truncation (``max_length`` ids in all, specials included) are ``encode``'s,
     and so is the result: labels on each word's first piece, ``first`` = -1 for a word without pieces or
-    cut off, ``n_empty`` / ``n_truncated`` counting those."""
+    cut off, ``n_empty`` / ``n_truncated`` counting those. ``que``: after the [QUE] prefix, as
+    ``encode(..., que=True)`` (only the sentence is cut)."""
     if max_length < 3:
         raise ValueError(f"max_length must be at least 3 (got {max_length})")
-    prefix, suffix = special_ids(tokenizer)
+    prefix, suffix = special_ids(tokenizer, que)
+    if que and max_length < que_min_length(tokenizer):
+        raise ValueError(f"with [QUE], max_length must be at least {que_min_length(tokenizer)}")
     budget = max_length - len(prefix) - len(suffix)
     unk = int(tokenizer.unk_token_id)
     labelled = tags is not None and label2id is not None
@@ -123,9 +140,12 @@ def _merge(parts: Sequence[tuple[Sequence[int], Encoded]], n: int, labelled: boo
     return Encoded(column("input_ids"), labels, column("first"), column("n_truncated"), column("n_empty"))
 
 
-def encode_view(tokenizer, frame: pd.DataFrame, label2id: dict[str, int] | None, max_length: int) -> Encoded:
+def encode_view(
+    tokenizer, frame: pd.DataFrame, label2id: dict[str, int] | None, max_length: int, *, que: bool = False
+) -> Encoded:
     """An AUGMENTED frame's rows: ``encode_pieces`` of ``pieces`` where set (subword), else ``encode`` of
-    ``tokens`` (code_switch). Labelled when every row has tags (and ``label2id`` is given)."""
+    ``tokens`` (code_switch). Labelled when every row has tags (and ``label2id`` is given). ``que``:
+    after the [QUE] prefix (module docstring)."""
     has_tags = [t is not None for t in frame["tags"]]
     if any(has_tags) and not all(has_tags):
         raise ValueError("some augmented rows have tags and others not")
@@ -137,11 +157,11 @@ def encode_view(tokenizer, frame: pd.DataFrame, label2id: dict[str, int] | None,
     if by_pieces:
         pieces = [frame["pieces"].iloc[i] for i in by_pieces]
         sub = None if tags is None else [tags[i] for i in by_pieces]
-        parts.append((by_pieces, encode_pieces(tokenizer, pieces, sub, label2id, max_length)))
+        parts.append((by_pieces, encode_pieces(tokenizer, pieces, sub, label2id, max_length, que=que)))
     if by_tokens:
         tokens = [frame["tokens"].iloc[i] for i in by_tokens]
         sub = None if tags is None else [tags[i] for i in by_tokens]
-        parts.append((by_tokens, encode(tokenizer, tokens, sub, label2id, max_length)))
+        parts.append((by_tokens, encode(tokenizer, tokens, sub, label2id, max_length, que=que)))
     return _merge(parts, len(frame), labelled)
 
 
@@ -338,11 +358,17 @@ class ExampleConsistencyTagging(_ViewRecipe):
         max_length: int,
         batch_size: int,
         seed: int,
+        *,
+        que: bool = False,
         **options,
     ) -> ExampleConsistencyTagging:
-        """From the SENTENCES training frame and its AUGMENTED views (paired by ``src_id``)."""
-        orig = encode(tokenizer, list(train["tokens"]), list(train["tags"]), label2id, max_length)
-        views = [encode_view(tokenizer, v, label2id, max_length) for v in align_views(train, augmented)]
+        """From the SENTENCES training frame and its AUGMENTED views (paired by ``src_id``); ``que``:
+        both encoded after the [QUE] prefix."""
+        tokens, tags = list(train["tokens"]), list(train["tags"])
+        orig = encode(tokenizer, tokens, tags, label2id, max_length, que=que)
+        views = [
+            encode_view(tokenizer, v, label2id, max_length, que=que) for v in align_views(train, augmented)
+        ]
         return cls(orig, views, batch_size, seed, tokenizer.pad_token_id, **options)
 
     def collate(self, indices: Sequence[int]) -> dict:
@@ -619,15 +645,19 @@ class ModelConsistencyTagging(_ViewRecipe):
         max_length: int,
         batch_size: int,
         seed: int,
+        *,
+        que: bool = False,
         **options,
     ) -> ModelConsistencyTagging:
         """From the SENTENCES training frame and its AUGMENTED views (paired by ``src_id``); a view whose
-        tags are all null (machine translation; ``pieces`` may be absent) may have any number of words."""
+        tags are all null (machine translation; ``pieces`` may be absent) may have any number of words.
+        ``que``: every row encoded after the [QUE] prefix."""
         if "pieces" not in augmented.columns:
             augmented = augmented.assign(pieces=None)
-        orig = encode(tokenizer, list(train["tokens"]), list(train["tags"]), label2id, max_length)
+        tokens, tags = list(train["tokens"]), list(train["tags"])
+        orig = encode(tokenizer, tokens, tags, label2id, max_length, que=que)
         aligned = align_views(train, augmented, untagged_any_length=True)
-        views = [encode_view(tokenizer, v, label2id, max_length) for v in aligned]
+        views = [encode_view(tokenizer, v, label2id, max_length, que=que) for v in aligned]
         return cls(orig, views, teacher, batch_size, seed, tokenizer.pad_token_id, **options)
 
     def collate(self, indices: Sequence[int]) -> dict:

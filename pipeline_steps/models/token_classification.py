@@ -6,6 +6,14 @@ linear layer, softmax(W h_t + b) over the tag set (Eq. 1). Words are tokenised w
 -100 (ignored), as in XLM-R/xTune fine-tuning; prediction reads each word's first sub-word. Sequences
 are cut at ``max_length`` sub-words (128 in the papers): words beyond the cut get no label in training
 and the tag 'O' in prediction (counted and logged).
+
+``que=True`` is paper 000's [QUE] fine-tuning (Sec. 3.4) read for a tagger as Eq. 10 with an EMPTY
+question: the tokenizer's pair template with the single word ``[QUE]`` as the first sequence and the
+sentence's words as the second (XLM-R: ``<s> [QUE] </s></s> w1 .. wn </s>``; BERT: ``[CLS] [QUE] [SEP]
+w1 .. wn [SEP]``), cut in the sentence only (``truncation="only_second"``). [QUE] and the specials get
+no label; the encoder attends to the pre-trained [QUE] from every word. Only ``input_ids`` are kept (no
+``token_type_ids``: segment ids stay 0, as in the continued pre-training of ``pipeline_steps.pretrain``).
+A literal ``[QUE]`` inside a word is written ``[que]`` so that the prefix holds the only [QUE].
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from typing import Any
 
 import torch
 from tqdm import tqdm
+
+from pipeline_steps.pretrain.que import QUE_TOKEN, add_que_token
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +127,25 @@ def encode(
     tags: Sequence[Sequence[str]] | None,
     label2id: dict[str, int] | None,
     max_length: int,
+    *,
+    que: bool = False,
 ) -> Encoded:
     """Tokenise word lists; label each word's first sub-word (``-100`` elsewhere, and everywhere when
-    ``tags`` is None). Raises ``KeyError`` naming a tag missing from ``label2id``."""
+    ``tags`` is None). Raises ``KeyError`` naming a tag missing from ``label2id``.
+
+    ``que``: [QUE] fine-tuning (module docstring): each sentence is the second sequence of the pair
+    template after the first sequence ``[QUE]`` (the tokenizer learns ``[QUE]``, idempotent); ``first``,
+    the labels, ``n_truncated`` and ``n_empty`` refer to the sentence's words as without it."""
     if max_length < 3:
         raise ValueError(f"max_length must be at least 3 (got {max_length})")
+    if que:
+        add_que_token(tokenizer)
+        least = que_min_length(tokenizer)
+        if max_length < least:
+            raise ValueError(
+                f"with [QUE], max_length must be at least {least} (the pair template, [QUE] and one "
+                f"sub-word of the sentence; got {max_length})"
+            )
     sentences = [list(s) for s in sentences]
     input_ids: list[list[int]] = []
     labels: list[list[int]] | None = None if tags is None else []
@@ -132,12 +156,26 @@ def encode(
     for lo in range(0, len(sentences), chunk):
         part = sentences[lo : lo + chunk]
         nonempty = [s if s else [""] for s in part]
+        if que:
+            nonempty = [[escape_que(w) for w in s] for s in nonempty]
         full = tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False, verbose=False)
-        cut = tokenizer(nonempty, is_split_into_words=True, truncation=True, max_length=max_length)
+        if que:
+            cut = tokenizer(
+                [[QUE_TOKEN]] * len(nonempty),
+                nonempty,
+                is_split_into_words=True,
+                truncation="only_second",
+                max_length=max_length,
+            )
+        else:
+            cut = tokenizer(nonempty, is_split_into_words=True, truncation=True, max_length=max_length)
         for j, words in enumerate(part):
             present = {w for w in full.word_ids(j) if w is not None and w < len(words)}
             first = [-1] * len(words)
+            sequence = cut.sequence_ids(j) if que else None
             for pos, w in enumerate(cut.word_ids(j)):
+                if sequence is not None and sequence[pos] != 1:
+                    continue  # [QUE] and the specials
                 if w is not None and w < len(words) and first[w] < 0:
                     first[w] = pos
             ids = list(cut["input_ids"][j])
@@ -154,6 +192,27 @@ def encode(
                         row[pos] = label2id[sent_tags[w]]
                 labels.append(row)
     return Encoded(input_ids, labels, firsts, n_trunc, n_empty)
+
+
+def escape_que(word: str) -> str:
+    """``word`` with every literal ``[QUE]`` written ``[que]`` (the [QUE] of the input is the prefix's)."""
+    return str(word).replace(QUE_TOKEN, QUE_TOKEN.lower())
+
+
+def que_min_length(tokenizer) -> int:
+    """The shortest ``max_length`` that keeps one sub-word of the sentence after the [QUE] prefix: the
+    pair template's specials, [QUE] and that sub-word."""
+    return int(tokenizer.num_special_tokens_to_add(pair=True)) + 2
+
+
+def que_embeddings(model, tokenizer) -> int:
+    """Make sure ``tokenizer`` knows ``[QUE]`` (``add_que_token``) and ``model`` has an input-embedding
+    row for it: ``resize_token_embeddings(len(tokenizer))`` when the embedding matrix is smaller (a
+    folder written by continued pre-training already has the row). Returns the id of [QUE]."""
+    que_id = add_que_token(tokenizer)
+    if model.get_input_embeddings().num_embeddings < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer))
+    return que_id
 
 
 def collate(enc: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:

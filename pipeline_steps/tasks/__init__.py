@@ -41,13 +41,13 @@ TASKS: dict[str, TaskInfo] = {
 
 def make_task(name: str, params: dict[str, Any]):
     """The task object fine-tuning uses (``tasks/tagging.py``, ``classification.py``, ``qa.py``), built
-    from the finetune step's params (``labels``, ``scheme``; ``qa`` settings and ``que_token`` -- [QUE]
-    fine-tuning, present and true only when on -- for QA)."""
+    from the finetune step's params (``labels``, ``scheme``; ``qa`` settings for QA; ``que_token`` --
+    [QUE] fine-tuning, present and true only when on -- for QA and tagging)."""
     info = task_info(name)
     if info.kind == "tagging":
         from pipeline_steps.tasks.tagging import TaggingTask
 
-        return TaggingTask(info, params["labels"], params["scheme"])
+        return TaggingTask(info, params["labels"], params["scheme"], que=bool(params.get("que_token", False)))
     if info.kind == "classification":
         from pipeline_steps.tasks.classification import ClassificationTask
 

@@ -16,6 +16,10 @@ rule report:
             report(path, category="Results", caption="../report/xtune_curves.rst")
             for path in wfc.xtune_curves_plot(config)
         ],
+        few_shot=[
+            report(path, category="Results", caption="../report/few_shot.rst")
+            for path in wfc.few_shot_plot(config)
+        ],
     params:
         step="report:main",
         **wfc.report_params(config),
