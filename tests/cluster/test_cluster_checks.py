@@ -198,12 +198,12 @@ def test_parse_log_needs_one_run_id():
 # ----------------------------------------------------------------------------------------- check_profiles
 
 
-def test_the_repository_profiles_agree_and_finetune_is_the_training_rule():
+def test_the_repository_profiles_agree_and_finetune_and_pretrain_are_the_training_rules():
     slurm = check_profiles.load(REPO / "profiles" / "slurm" / "config.yaml")
     ci = check_profiles.load(REPO / "profiles" / "slurm-ci" / "config.yaml")
     assert check_profiles.compare(slurm, ci) == []
-    assert check_profiles.training_rules(slurm) == ["finetune"]
-    assert config_tool.gpu_rules(ci) == (["finetune"], "fake")
+    assert check_profiles.training_rules(slurm) == ["finetune", "pretrain"]  # pretrain: paper 000
+    assert config_tool.gpu_rules(ci) == (["finetune", "pretrain"], "fake")
 
 
 @pytest.mark.parametrize(
