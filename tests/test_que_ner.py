@@ -97,116 +97,43 @@ TAGS = [
 ]
 FROZEN_LABEL2ID = {"O": 0, "B-PER": 1, "B-LOC": 2, "I-LOC": 3}
 
-# ``encode`` of SENTS / TAGS before [QUE] existed (without it the output must stay byte-identical)
-FROZEN = {
-    ("xlmr", 64): {
-        "input_ids": [
-            [0, 36, 37, 38, 41, 42, 39, 2],
-            [0, 2],
-            [0, 41, 42, 41, 42, 41, 42, 41, 42, 41, 42, 41, 42, 2],
-            [0, 40, 2],
-            [0, 40, 41, 42, 40, 2],
-        ],
-        "labels": [
-            [-100, 1, 0, 0, 2, -100, 0, -100],
-            [-100, -100],
-            [-100, 2, -100, 2, -100, 2, -100, 2, -100, 2, -100, 2, -100, -100],
-            [-100, 2, -100],
-            [-100, 2, 2, -100, 3, -100],
-        ],
-        "first": [[1, 2, 3, 4, 6], [], [1, 3, 5, 7, 9, 11], [-1, 1, -1], [1, 2, 4]],
-        "n_truncated": [0, 0, 0, 0, 0],
-        "n_empty": [0, 0, 0, 2, 0],
-    },
-    ("xlmr", 8): {
-        "input_ids": [
-            [0, 36, 37, 38, 41, 42, 39, 2],
-            [0, 2],
-            [0, 41, 42, 41, 42, 41, 42, 2],
-            [0, 40, 2],
-            [0, 40, 41, 42, 40, 2],
-        ],
-        "labels": [
-            [-100, 1, 0, 0, 2, -100, 0, -100],
-            [-100, -100],
-            [-100, 2, -100, 2, -100, 2, -100, -100],
-            [-100, 2, -100],
-            [-100, 2, 2, -100, 3, -100],
-        ],
-        "first": [[1, 2, 3, 4, 6], [], [1, 3, 5, -1, -1, -1], [-1, 1, -1], [1, 2, 4]],
-        "n_truncated": [0, 0, 3, 0, 0],
-        "n_empty": [0, 0, 0, 2, 0],
-    },
-    ("bert", 64): {
-        "input_ids": [
-            [2, 7, 8, 9, 5, 6, 10, 3],
-            [2, 3],
-            [2, 5, 6, 5, 6, 5, 6, 5, 6, 5, 6, 5, 6, 3],
-            [2, 11, 3],
-            [2, 11, 5, 6, 11, 3],
-        ],
-        "labels": [
-            [-100, 1, 0, 0, 2, -100, 0, -100],
-            [-100, -100],
-            [-100, 2, -100, 2, -100, 2, -100, 2, -100, 2, -100, 2, -100, -100],
-            [-100, 2, -100],
-            [-100, 2, 2, -100, 3, -100],
-        ],
-        "first": [[1, 2, 3, 4, 6], [], [1, 3, 5, 7, 9, 11], [-1, 1, -1], [1, 2, 4]],
-        "n_truncated": [0, 0, 0, 0, 0],
-        "n_empty": [0, 0, 0, 2, 0],
-    },
-    ("bert", 8): {
-        "input_ids": [
-            [2, 7, 8, 9, 5, 6, 10, 3],
-            [2, 3],
-            [2, 5, 6, 5, 6, 5, 6, 3],
-            [2, 11, 3],
-            [2, 11, 5, 6, 11, 3],
-        ],
-        "labels": [
-            [-100, 1, 0, 0, 2, -100, 0, -100],
-            [-100, -100],
-            [-100, 2, -100, 2, -100, 2, -100, -100],
-            [-100, 2, -100],
-            [-100, 2, 2, -100, 3, -100],
-        ],
-        "first": [[1, 2, 3, 4, 6], [], [1, 3, 5, -1, -1, -1], [-1, 1, -1], [1, 2, 4]],
-        "n_truncated": [0, 0, 3, 0, 0],
-        "n_empty": [0, 0, 0, 2, 0],
-    },
+# ``encode`` of SENTS / TAGS before [QUE] existed (without it the output must stay byte-identical): the
+# ids per tokenizer, the rest the same for both
+FROZEN_IDS = {
+    ("xlmr", 64): [
+        [0, 36, 37, 38, 41, 42, 39, 2],
+        [0, 2],
+        [0, *[41, 42] * 6, 2],
+        [0, 40, 2],
+        [0, 40, 41, 42, 40, 2],
+    ],
+    ("xlmr", 8): [
+        [0, 36, 37, 38, 41, 42, 39, 2],
+        [0, 2],
+        [0, *[41, 42] * 3, 2],
+        [0, 40, 2],
+        [0, 40, 41, 42, 40, 2],
+    ],
+    ("bert", 64): [[2, 7, 8, 9, 5, 6, 10, 3], [2, 3], [2, *[5, 6] * 6, 3], [2, 11, 3], [2, 11, 5, 6, 11, 3]],
+    ("bert", 8): [[2, 7, 8, 9, 5, 6, 10, 3], [2, 3], [2, *[5, 6] * 3, 3], [2, 11, 3], [2, 11, 5, 6, 11, 3]],
 }
-
-
-def legacy_encode(tokenizer, sentences, tags, label2id, max_length) -> Encoded:
-    """``encode`` as it was before the ``que`` switch (a verbatim copy, the reference for que=False)."""
-    sentences = [list(s) for s in sentences]
-    input_ids, labels, firsts, n_trunc, n_empty = [], None if tags is None else [], [], [], []
-    chunk = 1000
-    for lo in range(0, len(sentences), chunk):
-        part = sentences[lo : lo + chunk]
-        nonempty = [s if s else [""] for s in part]
-        full = tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False, verbose=False)
-        cut = tokenizer(nonempty, is_split_into_words=True, truncation=True, max_length=max_length)
-        for j, words in enumerate(part):
-            present = {w for w in full.word_ids(j) if w is not None and w < len(words)}
-            first = [-1] * len(words)
-            for pos, w in enumerate(cut.word_ids(j)):
-                if w is not None and w < len(words) and first[w] < 0:
-                    first[w] = pos
-            ids = list(cut["input_ids"][j])
-            input_ids.append(ids)
-            firsts.append(first)
-            kept = sum(1 for f in first if f >= 0)
-            n_empty.append(len(words) - len(present))
-            n_trunc.append(len(present) - kept)
-            if labels is not None:
-                row = [IGNORE] * len(ids)
-                for w, pos in enumerate(first):
-                    if pos >= 0:
-                        row[pos] = label2id[tags[lo + j][w]]
-                labels.append(row)
-    return Encoded(input_ids, labels, firsts, n_trunc, n_empty)
+FROZEN_REST = {
+    64: {
+        "labels": [[-100, 1, 0, 0, 2, -100, 0, -100], [-100, -100], [-100, *[2, -100] * 6, -100],
+                   [-100, 2, -100], [-100, 2, 2, -100, 3, -100]],
+        "first": [[1, 2, 3, 4, 6], [], [1, 3, 5, 7, 9, 11], [-1, 1, -1], [1, 2, 4]],
+        "n_truncated": [0, 0, 0, 0, 0],
+        "n_empty": [0, 0, 0, 2, 0],
+    },
+    8: {
+        "labels": [[-100, 1, 0, 0, 2, -100, 0, -100], [-100, -100], [-100, *[2, -100] * 3, -100],
+                   [-100, 2, -100], [-100, 2, 2, -100, 3, -100]],
+        "first": [[1, 2, 3, 4, 6], [], [1, 3, 5, -1, -1, -1], [-1, 1, -1], [1, 2, 4]],
+        "n_truncated": [0, 0, 3, 0, 0],
+        "n_empty": [0, 0, 0, 2, 0],
+    },
+}  # fmt: skip
+FROZEN = {key: {"input_ids": ids, **FROZEN_REST[key[1]]} for key, ids in FROZEN_IDS.items()}
 
 
 def as_dict(enc: Encoded) -> dict:
@@ -234,19 +161,6 @@ def test_without_que_the_encoding_is_the_frozen_one(kind, max_length):
     assert as_dict(enc) == FROZEN[(kind, max_length)]
     assert as_dict(encode(tok, SENTS, TAGS, FROZEN_LABEL2ID, max_length, que=False)) == as_dict(enc)
     assert QUE_TOKEN not in tok.all_special_tokens  # que=False does not touch the tokenizer
-
-
-@pytest.mark.parametrize("max_length", [64, 12, 5, 3])
-def test_without_que_the_encoding_equals_the_previous_implementation(tiny_dir, max_length):
-    tok = load_tokenizer(tiny_dir)
-    sents, tags = toy_tagged(20)
-    sents += [[], ["García", "", "Zürich", "ÆØÅ", "€", "supercalifragilistic"]]
-    tags += [[], ["B-PER", "O", "B-LOC", "O", "O", "O"]]
-    got = encode(tok, sents, tags, LABEL2ID, max_length)
-    assert got == legacy_encode(tok, sents, tags, LABEL2ID, max_length)
-    assert encode(tok, sents, None, None, max_length) == legacy_encode(tok, sents, None, None, max_length)
-    if max_length < 64:
-        assert sum(got.n_truncated) > 0
 
 
 # ------------------------------------------------------------------------------------- que=True
