@@ -29,10 +29,10 @@ lint: setup
 	$(BIN)/snakemake --lint
 
 unit: setup
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile -m "not slow"
 
 test: setup system lint
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadgroup --durations=15
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 clean:
 	rm -rf results logs .snakemake

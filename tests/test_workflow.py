@@ -26,8 +26,8 @@ STAGES = {
     "tiny_model", "augment", "finetune", "predict", "evaluate", "report",
 }  # fmt: skip
 
-# One worker runs this module (pytest -n 2 --dist loadgroup): the module-scoped workflow run is shared.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow")]
+# One worker runs this module (pytest -n 2 --dist loadfile): the module-scoped workflow run is shared.
+pytestmark = pytest.mark.slow
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -17,7 +17,7 @@ from test_workflow import planned_rules, snakemake
 
 from pipeline_steps import io, schemas
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow_pretrain")]
+pytestmark = pytest.mark.slow  # one worker runs the module (--dist loadfile): one shared run
 
 EXPERIMENT = "demo-qa-pretrain"
 METHOD = "zero_shot-16shot"

@@ -16,8 +16,8 @@ from pipeline_steps import io, schemas
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
-# its own worker under pytest -n 2 --dist loadgroup, next to the NER workflow module
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workflow-tasks")]
+# one worker runs the module under pytest -n 2 --dist loadfile, next to the NER workflow module
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
