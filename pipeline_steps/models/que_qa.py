@@ -37,7 +37,7 @@ from transformers.modeling_outputs import QuestionAnsweringModelOutput
 from pipeline_steps.losses.clism import QueHead
 from pipeline_steps.models.question_answering import load_tokenizer
 from pipeline_steps.pretrain.model import QUE_HEAD_FILE, load_que_head
-from pipeline_steps.pretrain.que import QUE_TOKEN, add_que_token
+from pipeline_steps.pretrain.que import QUE_TOKEN, add_que_token, que_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,6 @@ class QuePointerQA(torch.nn.Module):
         ``torch.manual_seed(seed)``. In eval mode, like Hugging Face's ``from_pretrained``."""
         path = str(path)
         tokenizer = load_tokenizer(path)
-        had_que = QUE_TOKEN in tokenizer.all_special_tokens
         que_id = add_que_token(tokenizer)
         if is_que_model_dir(path):
             saved = json.loads((Path(path) / QUE_MARKER_FILE).read_text(encoding="utf-8")).get("que_id")
@@ -149,18 +148,15 @@ class QuePointerQA(torch.nn.Module):
             torch.manual_seed(seed)
         encoder = _load_encoder(path)
         n_embeddings = encoder.get_input_embeddings().num_embeddings
-        if len(tokenizer) > n_embeddings:
-            encoder.resize_token_embeddings(len(tokenizer))
-            log.info(
-                "%s: %s added to the tokenizer (id %d); word embeddings resized %d -> %d",
-                path,
-                QUE_TOKEN,
-                que_id,
-                n_embeddings,
-                len(tokenizer),
-            )
-        elif not had_que:
-            log.info("%s: %s added to the tokenizer (id %d)", path, QUE_TOKEN, que_id)
+        que_embeddings(encoder, tokenizer)
+        log.info(
+            "%s: %s has id %d; word embeddings %d -> %d",
+            path,
+            QUE_TOKEN,
+            que_id,
+            n_embeddings,
+            encoder.get_input_embeddings().num_embeddings,
+        )
         hidden = encoder.config.hidden_size
         head = load_que_head(path, hidden)
         if head is not None:

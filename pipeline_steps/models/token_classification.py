@@ -205,16 +205,6 @@ def que_min_length(tokenizer) -> int:
     return int(tokenizer.num_special_tokens_to_add(pair=True)) + 2
 
 
-def que_embeddings(model, tokenizer) -> int:
-    """Make sure ``tokenizer`` knows ``[QUE]`` (``add_que_token``) and ``model`` has an input-embedding
-    row for it: ``resize_token_embeddings(len(tokenizer))`` when the embedding matrix is smaller (a
-    folder written by continued pre-training already has the row). Returns the id of [QUE]."""
-    que_id = add_que_token(tokenizer)
-    if model.get_input_embeddings().num_embeddings < len(tokenizer):
-        model.resize_token_embeddings(len(tokenizer))
-    return que_id
-
-
 def collate(enc: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
     """Pad the rows ``idx`` of ``enc`` to their longest: input_ids, attention_mask (and labels)."""
     rows = [enc.input_ids[i] for i in idx]

@@ -47,3 +47,13 @@ def load_que_tokenizer(name_or_path: str):
         raise ConfigError(f"{name_or_path}: CLISM needs a fast tokenizer (word ids), got {type(tokenizer)}")
     add_que_token(tokenizer)
     return tokenizer
+
+
+def que_embeddings(model, tokenizer) -> int:
+    """Make sure ``tokenizer`` knows ``[QUE]`` (``add_que_token``) and ``model`` has an input-embedding
+    row for it: ``resize_token_embeddings(len(tokenizer))`` when the embedding matrix is smaller (a
+    folder written by continued pre-training already has the row). Returns the id of [QUE]."""
+    que_id = add_que_token(tokenizer)
+    if model.get_input_embeddings().num_embeddings < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer))
+    return que_id

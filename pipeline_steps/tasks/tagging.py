@@ -29,8 +29,8 @@ from pipeline_steps.models.token_classification import (
     load_model,
     load_tokenizer,
     predict_tags,
-    que_embeddings,
 )
+from pipeline_steps.pretrain.que import que_embeddings
 from pipeline_steps.schemas import AUGMENTED, PAIRS, PROJECTED, SENTENCES, Artifact
 from pipeline_steps.tags import TagError, check_scheme, label_set, spans_from_tags
 from pipeline_steps.tasks import TaskInfo
