@@ -260,3 +260,7 @@ def test_step_refuses_examples_without_a_question(tiny, examples, tmp_path):
     none_kept = examples.assign(n_kept=0)
     with pytest.raises(ConfigError, match="no span survived"):
         run_step(tiny, none_kept, tmp_path)
+    assert (
+        not (tmp_path / "pretrain" / "model").exists()
+        and not (tmp_path / "pretrain" / "train_log.parquet").exists()
+    )
