@@ -90,6 +90,12 @@ def prepare(config: dict, root: str | Path = ".") -> dict:
             f"xlt: data.test {unused_test_langs(config)} ignored: not the source_lang or a target_lang",
             file=sys.stderr,
         )
+    if unused_parallel_langs(config):
+        print(
+            f"xlt: data.parallel {unused_parallel_langs(config)} ignored: not a target_lang, and no "
+            "pre-training (model.pretrain with pretrain.corpora par) reads them",
+            file=sys.stderr,
+        )
     return config
 
 
@@ -375,7 +381,7 @@ def tiny_model_texts(config: dict) -> list[str]:
     classification the translated training examples (its only target-language text)."""
     r = results_dir(config)
     names = ["train", "dev"]
-    for lang in config["data"]["parallel"]:
+    for lang in parallel_langs(config):
         names += [f"par.{lang}.src", f"par.{lang}.tgt"]
     texts = [f"{r}/ingest/{n}.parquet" for n in names]
     if task_kind(config) == "classification":
@@ -589,6 +595,23 @@ def unused_test_langs(config: dict) -> list[str]:
     return sorted(set(config["data"]["test"]) - set(test_langs(config)))
 
 
+def parallel_langs(config: dict) -> list[str]:
+    """The ``data.parallel`` languages the run reads: the target languages', and any other that paper 000's
+    pre-training pairs with English (an overlay such as qa-clism-mlqa.yaml narrows ``target_langs``
+    without pre-training, and Snakemake cannot delete the other languages' entries)."""
+    pretrained = pretrain_langs(config, "par") if uses_par_pretraining(config) else []
+    wanted = {*config["target_langs"], *pretrained}
+    return [lang for lang in config["data"]["parallel"] if lang in wanted]
+
+
+def uses_par_pretraining(config: dict) -> bool:
+    return bool(config["model"]["pretrain"]) and "par" in config["pretrain"]["corpora"]
+
+
+def unused_parallel_langs(config: dict) -> list[str]:
+    return sorted(set(config["data"]["parallel"]) - set(parallel_langs(config)))
+
+
 def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
     """A short hash of everything that determines a training run (names its checkpoint folder).
 
@@ -748,7 +771,7 @@ def all_targets(config: dict) -> list[str]:
     if gold_langs(config):
         targets.append(f"{r}/projection/summary.json")
     if config["task"] == "ner":  # spaCy entity spans of the unlabelled source side: NER only
-        targets += [f"{r}/spans/par.{lang}.src.parquet" for lang in config["data"]["parallel"]]
+        targets += [f"{r}/spans/par.{lang}.src.parquet" for lang in parallel_langs(config)]
     return targets
 
 
@@ -770,10 +793,9 @@ def check(config: dict, root: str | Path = ".") -> None:
     missing = [lang for lang in tgts if lang not in data["test"]]
     if missing:
         raise ConfigError(f"data.test: no test set for target language(s) {missing}")
-    for key in ("gold_parallel", "parallel"):
-        extra = sorted(set(data[key]) - set(tgts))
-        if extra:
-            raise ConfigError(f"data.{key}: language(s) {extra} are not in target_langs {tgts}")
+    extra = sorted(set(data["gold_parallel"]) - set(tgts))
+    if extra:
+        raise ConfigError(f"data.gold_parallel: language(s) {extra} are not in target_langs {tgts}")
     unknown = sorted(set(translate_langs(config)) - set(tgts))
     if unknown:
         raise ConfigError(f"translate.langs: {unknown} are not in target_langs {tgts}")

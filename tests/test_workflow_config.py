@@ -92,7 +92,7 @@ def test_finetune_knobs_the_step_reads_are_valid_config_keys():
         (lambda c: c["data"]["test"].pop("de"), "no test set for target language(s) ['de']"),
         (lambda c: c["translate"]["file"].pop("es"), "translate.file: no translation file"),
         (lambda c: c["data"]["train"].update(path="nope.tsv"), "data.train.path: file not found: nope.tsv"),
-        (lambda c: c["data"]["parallel"].update(fr=c["data"]["parallel"]["de"]), "data.parallel"),
+        (lambda c: c["data"]["gold_parallel"].update(fr=c["data"]["parallel"]["de"]), "data.gold_parallel"),
         (lambda c: c["translate"].update(langs=["de"]), "'es' is not translated"),
         # issue 8: every config error before any job runs
         (lambda c: c["methods"].append("to@char2char"), "to@char2char"),
@@ -436,3 +436,53 @@ def test_parallel_text_is_sentences_for_every_task():
     qa["data"]["parallel"]["de"]["format"] = "squad"
     with pytest.raises(ConfigError, match="data.parallel.de.format: 'squad'"):
         wfc.check(qa, ROOT)
+
+
+def test_the_paper000_overlays_draw_figure_4b_three_lines_on_the_same_runs(shared_data):
+    """config/qa-clism.yaml and its two baselines (benchmarks/clism.md): the same few-shot runs and test
+    sets; only the starting encoder and [QUE] differ, and only qa-clism pre-trains."""
+    from snakemake.utils import update_config
+
+    def chain(*names: str) -> dict:
+        config = {}
+        for name in ("qa", "qa-clism", *names):
+            update_config(config, yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text()))
+        wfc.prepare(config, ROOT)
+        return config
+
+    main, base, noque = chain(), chain("qa-clism-base"), chain("qa-clism-noque")
+    assert wfc.dag_methods(main) == ["zero_shot-64shot", "zero_shot-256shot", "zero_shot-1024shot"]
+    for other in (base, noque):
+        assert wfc.dag_methods(other) == wfc.dag_methods(main)
+        assert wfc.method_test_langs(other, "zero_shot-64shot") == ["en", "ar", "de", "es", "hi", "vi"]
+        assert other["finetune"] == main["finetune"] and other["few_shot"] == main["few_shot"]
+        assert not wfc.que_token(other) and wfc.base_model_inputs(other) == []
+    assert wfc.que_token(main) and wfc.base_model_inputs(main) == ["results/qa-clism/pretrain/model"]
+    assert base["model"]["name_or_path"] == main["model"]["name_or_path"]
+    assert noque["model"]["name_or_path"] == wfc.pretrained_model_dir(main)
+
+
+def test_an_overlay_without_pretraining_ignores_the_parallel_text_of_other_languages(shared_data, capsys):
+    """config/qa-clism-mlqa.yaml narrows target_langs to MLQA's de/es and fine-tunes the encoder qa-clism
+    pre-trained: qa-clism's Tatoeba pairs of ar/hi/vi are ignored (named on stderr), not an error; with
+    pre-training on, parallel text of a language that is not a target is pre-training data."""
+    from snakemake.utils import update_config
+
+    config = {}
+    for name in ("qa", "qa-clism", "qa-clism-mlqa"):
+        update_config(config, yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text()))
+    pretraining = copy.deepcopy(config)
+    wfc.prepare(config, ROOT)
+    assert wfc.parallel_langs(config) == ["de", "es"]
+    assert "data.parallel ['ar', 'hi', 'vi'] ignored" in capsys.readouterr().err
+    assert wfc.method_test_langs(config, "zero_shot-64shot") == ["en", "de", "es"]
+    assert all("mlqa" in config["data"]["test"][lang]["path"] for lang in ("en", "de", "es"))
+
+    pretraining["model"]["pretrain"] = True
+    wfc.prepare(pretraining, ROOT)
+    assert wfc.parallel_langs(pretraining) == ["de", "es", "vi", "ar", "hi"]
+    assert wfc.pretrain_langs(pretraining, "par") == ["de", "es", "vi", "ar", "hi"]
+    assert "data.parallel" not in capsys.readouterr().err
+    pretraining["data"]["gold_parallel"] = {"vi": pretraining["data"]["parallel"]["vi"]}
+    with pytest.raises(ConfigError, match=r"data.gold_parallel: language\(s\) \['vi'\] are not in"):
+        wfc.check(pretraining, ROOT)
