@@ -439,8 +439,8 @@ def test_parallel_text_is_sentences_for_every_task():
 
 
 def test_the_paper000_overlays_draw_figure_4b_three_lines_on_the_same_runs(shared_data):
-    """config/qa-clism.yaml and its two baselines (benchmarks/clism.md): the same few-shot runs and test
-    sets; only the starting encoder and [QUE] differ, and only qa-clism pre-trains."""
+    """config/qa-clism.yaml and its baselines (benchmarks/clism.md): the same few-shot runs and test
+    sets; only the starting encoder and [QUE] differ; qa-clism-mlm pre-trains with MLM alone."""
     from snakemake.utils import update_config
 
     def chain(*names: str) -> dict:
@@ -450,13 +450,17 @@ def test_the_paper000_overlays_draw_figure_4b_three_lines_on_the_same_runs(share
         wfc.prepare(config, ROOT)
         return config
 
-    main, base, noque = chain(), chain("qa-clism-base"), chain("qa-clism-noque")
+    main, base, noque, mlm = chain(), chain("qa-clism-base"), chain("qa-clism-noque"), chain("qa-clism-mlm")
     assert wfc.dag_methods(main) == ["zero_shot-64shot", "zero_shot-256shot", "zero_shot-1024shot"]
-    for other in (base, noque):
+    assert not wfc.que_token(mlm) and wfc.base_model_inputs(mlm) == ["results/qa-clism-mlm/pretrain/model"]
+    assert wfc.pretrain_params(mlm) != wfc.pretrain_params(main)
+    assert mlm["pretrain"]["losses"] == {"clism": False, "cacr": False, "mlm": True}
+    for other in (base, noque, mlm):
         assert wfc.dag_methods(other) == wfc.dag_methods(main)
         assert wfc.method_test_langs(other, "zero_shot-64shot") == ["en", "ar", "de", "es", "hi", "vi"]
         assert other["finetune"] == main["finetune"] and other["few_shot"] == main["few_shot"]
-        assert not wfc.que_token(other) and wfc.base_model_inputs(other) == []
+        assert not wfc.que_token(other)
+    assert wfc.base_model_inputs(base) == wfc.base_model_inputs(noque) == []
     assert wfc.que_token(main) and wfc.base_model_inputs(main) == ["results/qa-clism/pretrain/model"]
     assert base["model"]["name_or_path"] == main["model"]["name_or_path"]
     assert noque["model"]["name_or_path"] == wfc.pretrained_model_dir(main)
