@@ -85,17 +85,16 @@ def prepare(config: dict, root: str | Path = ".") -> dict:
     """Validate ``config`` against config/schema.yaml, fill in its defaults, and ``check`` it."""
     config_schema.validate(config)
     check(config, root)
-    if unused_test_langs(config):
-        print(
-            f"xlt: data.test {unused_test_langs(config)} ignored: not the source_lang or a target_lang",
-            file=sys.stderr,
-        )
-    if unused_parallel_langs(config):
-        print(
-            f"xlt: data.parallel {unused_parallel_langs(config)} ignored: not a target_lang, and no "
-            "pre-training (model.pretrain with pretrain.corpora par) reads them",
-            file=sys.stderr,
-        )
+    for key, unused, why in (
+        ("data.test", unused_test_langs(config), "not the source_lang or a target_lang"),
+        (
+            "data.parallel",
+            unused_parallel_langs(config),
+            "not a target_lang, and no pre-training (model.pretrain with pretrain.corpora par) reads them",
+        ),
+    ):
+        if unused:
+            print(f"xlt: {key} {unused} ignored: {why}", file=sys.stderr)
     return config
 
 
@@ -599,13 +598,9 @@ def parallel_langs(config: dict) -> list[str]:
     """The ``data.parallel`` languages the run reads: the target languages', and any other that paper 000's
     pre-training pairs with English (an overlay such as qa-clism-mlqa.yaml narrows ``target_langs``
     without pre-training, and Snakemake cannot delete the other languages' entries)."""
-    pretrained = pretrain_langs(config, "par") if uses_par_pretraining(config) else []
-    wanted = {*config["target_langs"], *pretrained}
+    pretrains = config["model"]["pretrain"] and "par" in config["pretrain"]["corpora"]
+    wanted = {*config["target_langs"], *(pretrain_langs(config, "par") if pretrains else [])}
     return [lang for lang in config["data"]["parallel"] if lang in wanted]
-
-
-def uses_par_pretraining(config: dict) -> bool:
-    return bool(config["model"]["pretrain"]) and "par" in config["pretrain"]["corpora"]
 
 
 def unused_parallel_langs(config: dict) -> list[str]:

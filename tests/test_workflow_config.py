@@ -320,14 +320,20 @@ def test_a_setting_reruns_only_the_jobs_that_use_it(config):
         assert params(qa) == params(config)
 
 
+def overlays(*names: str) -> dict:
+    """config/{name}.yaml files merged in order, as Snakemake merges several --configfile."""
+    from snakemake.utils import update_config
+
+    config: dict = {}
+    for name in names:
+        update_config(config, yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text()))
+    return config
+
+
 def test_an_overlay_that_narrows_target_langs_predicts_only_their_test_sets(shared_data, capsys):
     """config/qa-mlqa.yaml on config/qa.yaml: Snakemake merges the two (it cannot delete the XQuAD test
     sets of other languages), and only en/de/es are predicted."""
-    from snakemake.utils import update_config
-
-    config = yaml.safe_load((ROOT / "config" / "qa.yaml").read_text())
-    update_config(config, yaml.safe_load((ROOT / "config" / "qa-mlqa.yaml").read_text()))
-    wfc.prepare(config, ROOT)
+    config = wfc.prepare(overlays("qa", "qa-mlqa"), ROOT)
     assert len(config["data"]["test"]) == 12
     assert wfc.test_langs(config) == ["en", "de", "es"]
     assert wfc.method_test_langs(config, "zero_shot") == ["en", "de", "es"]
@@ -441,14 +447,9 @@ def test_parallel_text_is_sentences_for_every_task():
 def test_the_paper000_overlays_draw_figure_4b_three_lines_on_the_same_runs(shared_data):
     """config/qa-clism.yaml and its baselines (benchmarks/clism.md): the same few-shot runs and test
     sets; only the starting encoder and [QUE] differ; qa-clism-mlm pre-trains with MLM alone."""
-    from snakemake.utils import update_config
 
     def chain(*names: str) -> dict:
-        config = {}
-        for name in ("qa", "qa-clism", *names):
-            update_config(config, yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text()))
-        wfc.prepare(config, ROOT)
-        return config
+        return wfc.prepare(overlays("qa", "qa-clism", *names), ROOT)
 
     main, base, noque, mlm = chain(), chain("qa-clism-base"), chain("qa-clism-noque"), chain("qa-clism-mlm")
     assert wfc.dag_methods(main) == ["zero_shot-64shot", "zero_shot-256shot", "zero_shot-1024shot"]
@@ -470,11 +471,7 @@ def test_an_overlay_without_pretraining_ignores_the_parallel_text_of_other_langu
     """config/qa-clism-mlqa.yaml narrows target_langs to MLQA's de/es and fine-tunes the encoder qa-clism
     pre-trained: qa-clism's Tatoeba pairs of ar/hi/vi are ignored (named on stderr), not an error; with
     pre-training on, parallel text of a language that is not a target is pre-training data."""
-    from snakemake.utils import update_config
-
-    config = {}
-    for name in ("qa", "qa-clism", "qa-clism-mlqa"):
-        update_config(config, yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text()))
+    config = overlays("qa", "qa-clism", "qa-clism-mlqa")
     pretraining = copy.deepcopy(config)
     wfc.prepare(config, ROOT)
     assert wfc.parallel_langs(config) == ["de", "es"]
