@@ -28,6 +28,7 @@ include: "workflow/rules/project.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/finetune.smk"
+include: "workflow/rules/cotrain.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -28,8 +28,9 @@ from pipeline_steps.few_shot import few_shot_config, sample_examples
 from pipeline_steps.io import atomic_dir, read_artifact, write_artifact
 from pipeline_steps.method_names import FEW_SHOT_STEPS, method_shots
 from pipeline_steps.methods import MethodData, make_method
+from pipeline_steps.methods.co_training import pseudo_labelled
 from pipeline_steps.models.token_classification import freeze_word_embeddings, load_tokenizer
-from pipeline_steps.schemas import TRAIN_LOG, Artifact
+from pipeline_steps.schemas import COTRAIN_STATE, TRAIN_LOG, Artifact
 from pipeline_steps.tasks import make_task
 from pipeline_steps.train import TrainConfig, Trainer, cpu_threads
 
@@ -215,6 +216,10 @@ def main(ctx) -> None:
     augmented = read_augmented(input_paths(ctx.input.get("augmented")), task.augmented)
     translations = [read_artifact(x, task.mt_views) for x in input_paths(ctx.input.get("translations"))]
     teacher = base_model(ctx.input.get("teacher"), None) if ctx.input.get("teacher") else None
+    pseudo_paths = input_paths(ctx.input.get("pseudo"))
+    pseudo = None
+    if pseudo_paths:  # co-/self-training (paper 002 Alg. 1): f_lm's pseudo-labels of round k
+        pseudo = pseudo_labelled(read_artifact(pseudo_paths[0], COTRAIN_STATE), "lm")
 
     model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
     tokenizer = load_tokenizer(model_path)
@@ -243,6 +248,7 @@ def main(ctx) -> None:
         "augmented": None if augmented is None else _digest_frame(augmented, list(augmented.columns)),
         "translations": [_digest_frame(x, list(x.columns)) for x in translations],
         "teacher": None if teacher is None else _digest_model(teacher),
+        "pseudo": None if pseudo is None else _digest_frame(pseudo, ["id", "text_a", "text_b", "label"]),
         "params": {k: v for k, v in sorted(p.items()) if k not in NOT_TRAJECTORY},
     }
     trainer = Trainer(config, checkpoint_dir=ckpt_dir, evaluate=evaluate, fingerprint=fingerprint)
@@ -259,6 +265,7 @@ def main(ctx) -> None:
         augmented=augmented,
         translations=translations,
         teacher=teacher,
+        pseudo=pseudo,
     )
     result = make_method(method, data).fit(model, trainer)
     train_log = trainer.log

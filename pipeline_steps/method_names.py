@@ -7,6 +7,9 @@ A method that trains on projected data may name the label projection it uses wit
 compares TO on span-to-span and word-to-word projections); without it, ``project.mapping`` applies.
 An xTune method (paper 003) may name the augmentation of all its stages the same way:
 ``xtune_r1@code_switch`` (Table 4: each augmentation alone); without it, ``method_params.xtune`` applies.
+Co-training and self-training (paper 002, Alg. 1) name the model of iteration k ``co_training-iter{k}``
+(trained on D plus the pseudo-labels of k selection rounds); plain ``co_training`` is the model after
+the last round (``cotrain.iterations``), the one the report's table shows.
 Any method may end in ``-{N}shot``: trained on N examples sampled from the training set with the run's
 seed, for ``few_shot.steps`` steps (paper 000 App. C: the few-shot regime), e.g. ``zero_shot-64shot``.
 """
@@ -18,10 +21,10 @@ from collections.abc import Sequence
 
 from pipeline_steps.errors import ConfigError
 
-#: The method grammar, stated once: ``base[-lang][@mapping][-Nshot]``.
+#: The method grammar, stated once: ``base[-lang][@mapping][-iterK][-Nshot]``.
 METHOD_PATTERN = (
     r"(?P<base>[a-z0-9_]+?)(?:-(?P<lang>[a-z]{2,3}))?(?:@(?P<mapping>[a-z0-9_]+?))?"
-    r"(?:-(?P<shots>[0-9]+)shot)?"
+    r"(?:-iter(?P<iter>[0-9]+))?(?:-(?P<shots>[0-9]+)shot)?"
 )
 METHOD_RE = re.compile(f"^{METHOD_PATTERN}$")
 #: The same grammar as a Snakemake wildcard constraint (no named groups).
@@ -37,6 +40,8 @@ XTUNE = frozenset({"xtune_r1", "xtune", "xtune_r2", "xtune_da"})
 #: each), Gaussian noise on the input embeddings (drawn in the forward pass, no artifact) and machine
 #: translation (the translate stage's output)
 AUGMENTED_KINDS = ("code_switch", "subword")
+#: paper 002 Alg. 1: f_lm trained on D plus pseudo-labels picked by f_emb (co) or by itself (self)
+COTRAIN = frozenset({"self_training", "co_training"})
 AUGMENTATIONS = (*AUGMENTED_KINDS, "noise", "mt")
 
 
@@ -48,6 +53,8 @@ def _parse(name: str) -> tuple[str, str | None, str | None]:
             "zero_shot-64shot"
         )
     base, lang, mapping = m.group("base"), m.group("lang"), m.group("mapping")
+    if m.group("iter") is not None and (base not in COTRAIN or int(m.group("iter")) < 1):
+        raise ConfigError(f"method {name!r}: only {sorted(COTRAIN)} take -iterK with K >= 1")
     if m.group("shots") is not None and int(m.group("shots")) < 1:
         raise ConfigError(f"method {name!r}: a few-shot size must be at least 1")
     if lang is not None and base not in PER_LANGUAGE:
@@ -91,6 +98,16 @@ def method_shots(name: str) -> int | None:
     _parse(name)
     shots = METHOD_RE.match(str(name)).group("shots")
     return None if shots is None else int(shots)
+
+
+def method_iteration(name: str, iterations: int) -> int | None:
+    """The co-/self-training round whose pseudo-labels ``name`` trains on: ``co_training-iter1`` -> 1,
+    ``co_training`` -> ``iterations`` (the last); None for other methods."""
+    base, _, _ = _parse(name)
+    if base not in COTRAIN:
+        return None
+    k = METHOD_RE.match(str(name)).group("iter")
+    return iterations if k is None else int(k)
 
 
 def with_shots(name: str, shots: int | None) -> str:

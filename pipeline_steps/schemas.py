@@ -324,6 +324,80 @@ TRAIN_LOG = Artifact(
     ),
 )
 
+EMBEDDINGS = Artifact(
+    "embeddings",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("vector", pa.list_(pa.float32())),
+            ("vector_b", pa.list_(pa.float32())),
+        ]
+    ),
+    nullable=frozenset({"vector_b"}),
+    unique=("id",),
+    description=(
+        "Frozen sentence-encoder vectors of one examples artifact (paper 002's f_emb input): vector of "
+        "text_a, vector_b of text_b (null for single texts); L2-normalised."
+    ),
+)
+
+EMB_PREDICTIONS = Artifact(
+    "emb_predictions",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("split", pa.string()),
+            ("gold", pa.string()),
+            ("pred", pa.string()),
+            ("score", pa.float64()),
+            ("variant", pa.string()),
+            ("seed", pa.int64()),
+            ("iteration", pa.int64()),
+            ("trained_on", pa.int64()),
+        ]
+    ),
+    nullable=frozenset({"gold"}),
+    unique=("id",),
+    description=(
+        "Predictions of f_emb (the sentence-embedding classifier of paper 002) of one co-/self-training "
+        "iteration on the unlabelled pool (split 'unlabelled') and the test sets (split 'test'); score is "
+        "the predicted class's probability (Alg. 1's confidence), trained_on the size of its training set."
+    ),
+)
+
+COTRAIN_STATE = Artifact(
+    "cotrain_state",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("text_a", pa.string()),
+            ("text_b", pa.string()),
+            ("gold", pa.string()),
+            ("variant", pa.string()),
+            ("iteration", pa.int64()),
+            ("lm_pred", pa.string()),
+            ("lm_confidence", pa.float64()),
+            ("lm_picked_in", pa.int64()),
+            ("emb_pred", pa.string()),
+            ("emb_confidence", pa.float64()),
+            ("emb_picked_in", pa.int64()),
+        ]
+    ),
+    nullable=frozenset({"text_b", "gold", "lm_picked_in", "emb_picked_in"}),
+    unique=("id",),
+    description=(
+        "One item of the unlabelled pool U after selection round `iteration` of paper 002 Alg. 1 "
+        "(variant co_training or self_training): each view's (lm: the fine-tuned LM, emb: the sentence-"
+        "embedding classifier) latest prediction and confidence, and the round it was picked in (null: "
+        "still in that view's pool; a picked item keeps its pseudo-label). Co-training trains lm on the "
+        "items emb picked and emb on lm's; self-training each on its own. gold: the pool file's label, "
+        "if any, for the report only."
+    ),
+)
+
 AUGMENTED_EXAMPLES = Artifact(
     "augmented_examples",
     pa.schema(
@@ -455,6 +529,9 @@ ARTIFACTS: dict[str, Artifact] = {
         METRICS,
         TRAIN_LOG,
         CLISM_EXAMPLES,
+        EMBEDDINGS,
+        EMB_PREDICTIONS,
+        COTRAIN_STATE,
     )
 }
 
@@ -515,6 +592,9 @@ WHERE = {
     "metrics": "eval/{method}/{seed}.parquet",
     "train_log": "finetune/{method}/{seed}/train_log.parquet",
     "clism_examples": "clism/{corpus}.{lang}.parquet",
+    "embeddings": "cotrain/embeddings/{name}.parquet",
+    "emb_predictions": "cotrain/{variant}/{seed}/emb.iter{k}.parquet (iteration 0: cotrain/base/{seed}/)",
+    "cotrain_state": "cotrain/{variant}/{seed}/state.iter{k}.parquet",
 }
 
 

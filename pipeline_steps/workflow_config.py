@@ -24,10 +24,12 @@ from pipeline_steps.errors import ConfigError
 from pipeline_steps.method_names import (
     AUGMENTATIONS,
     AUGMENTED_KINDS,
+    COTRAIN,
     FEW_SHOT_STEPS,
     METHOD_WILDCARD,
     XTUNE,
     expand_methods,
+    method_iteration,
     method_mapping,
     method_shots,
     projected_langs,
@@ -38,7 +40,7 @@ from pipeline_steps.method_names import (
 )
 from pipeline_steps.tasks import task_info
 
-DATASET_NAME = r"train|dev|test\.[a-z]{2,3}|(gold|par)\.[a-z]{2,3}\.(src|tgt)"
+DATASET_NAME = r"train|dev|(test|unlabelled)\.[a-z]{2,3}|(gold|par)\.[a-z]{2,3}\.(src|tgt)"
 WILDCARDS = {
     "name": DATASET_NAME,
     "lang": r"[a-z]{2,3}",
@@ -47,8 +49,12 @@ WILDCARDS = {
     "mapping": r"span2span|word2word",
     "seed": r"\d+",
     "kind": "|".join(AUGMENTED_KINDS),
+    "variant": "|".join(sorted(COTRAIN)),
+    "k": r"\d+",
 }
 TINY = "tiny"
+#: owners of f_emb's predictions: round 0 (trained on D alone) is shared, ``base``; later rounds a variant's
+EMB_OWNERS = "|".join(["base", *sorted(COTRAIN)])
 #: The input formats of each kind of task (the format decides the ingest artifact).
 TASK_FORMATS = {
     "tagging": frozenset({"conll2003", "conll2002", "tsv", "wikiann", "lines"}),
@@ -124,6 +130,8 @@ def _dataset_entry(config: dict, name: str) -> tuple[dict, str, str, str | None]
         return data[name], config["source_lang"], name, None
     if m := re.fullmatch(r"test\.([a-z]+)", name):
         return data["test"][m.group(1)], m.group(1), "test", None
+    if m := re.fullmatch(r"unlabelled\.([a-z]+)", name):
+        return data["unlabelled"][m.group(1)], m.group(1), "unlabelled", None
     if m := re.fullmatch(r"(gold|par)\.([a-z]+)\.(src|tgt)", name):
         kind, tgt_lang, side = m.groups()
         entry = data["gold_parallel" if kind == "gold" else "parallel"][tgt_lang]
@@ -266,6 +274,7 @@ def translate_params(config: dict, lang: str) -> dict[str, Any]:
         "tgt_lang": lang,
         "cache_dir": tr["cache_dir"],
         "chunk_size": tr["chunk_size"],
+        "max_examples": tr["max_examples"],
         "options": translate_options(config, lang),
     }
 
@@ -511,6 +520,11 @@ def method_params(config: dict, method: str) -> dict[str, Any]:
         settings = xtune_config.settings(config["method_params"]["xtune"], config["task"], method)
         if "noise" in method_augmentations(config, method):
             settings["noise_std"] = config["augment"]["noise"]["std"]
+    elif base in COTRAIN:  # f_lm's fine-tuning in each round (cotrain.lm_method)
+        lm_method = config["cotrain"]["lm_method"]
+        settings = {"lm_method": lm_method}
+        if lm_method == "lang_adapt":
+            settings.update(config["method_params"]["lang_adapt"])
     else:
         settings = dict(config["method_params"].get(base) or {})
     if method_shots(method) is not None:  # a few-shot run (``-Nshot``): its step budget, App. C
@@ -550,7 +564,12 @@ def method_teacher_inputs(config: dict, method: str, seed: int | str) -> list[st
 
 def method_extra_langs(config: dict, method: str) -> list[str]:
     """Target languages whose projected training data ``method`` trains on (the finetune rule's
-    ``target_langs``: adding a translated language retrains only the methods that use it)."""
+    ``target_langs``: adding a translated language retrains only the methods that use it); paper 002's
+    ``lang_adapt`` (and co-/self-training with ``cotrain.lm_method: lang_adapt``) trains on D_bi, the
+    translations of every translated language."""
+    base = split_method(method)[0]
+    if base == "lang_adapt" or (base in COTRAIN and config["cotrain"]["lm_method"] == "lang_adapt"):
+        return translate_langs(config)
     return projected_langs(method, translate_langs(config))
 
 
@@ -633,6 +652,9 @@ def finetune_fingerprint(config: dict, method: str, seed: int) -> str:
         keys["teacher"] = finetune_fingerprint(config, teacher, seed)
     if "mt" in kinds:  # machine-translation views: how every language was translated
         keys["translate"] = {lang: translate_params(config, lang) for lang in translate_langs(config)}
+    if split_method(method)[0] in COTRAIN:  # trains on pseudo-labels: how they were picked matters
+        keys["cotrain"] = config["cotrain"]
+        keys["unlabelled"] = config["data"]["unlabelled"]
     langs = method_extra_langs(config, method)
     if langs:  # trains on projected data: how its languages' data were made matters too (no other's)
         keys["translate"] = {lang: translate_params(config, lang) for lang in langs}
@@ -673,6 +695,155 @@ def predict_params(config: dict) -> dict[str, Any]:
         "device": config["finetune"]["device"],
         "scheme": config["scheme"],
     }
+
+
+# ------------------------------------------------------------------------------------ co-training
+
+
+def pool_langs(config: dict) -> list[str]:
+    """The target languages with an unlabelled pool (``data.unlabelled``): U of paper 002 Alg. 1."""
+    return [lang for lang in config["target_langs"] if lang in config["data"]["unlabelled"]]
+
+
+def cotrain_variants(config: dict) -> list[str]:
+    """The co-/self-training methods of the run (``self_training``, ``co_training``)."""
+    return [m for m in ("self_training", "co_training") if m in config["methods"]]
+
+
+def lm_method_name(config: dict, variant: str, k: int) -> str:
+    """The DAG method whose model is f_lm after selection round ``k``: round 0 is f_lm on D alone,
+    i.e. the ``zero_shot`` (or ``lang_adapt``) model; the last round is ``variant`` itself."""
+    k = int(k)
+    if k == 0:
+        return "lang_adapt" if config["cotrain"]["lm_method"] == "lang_adapt" else "zero_shot"
+    return variant if k == config["cotrain"]["iterations"] else f"{variant}-iter{k}"
+
+
+def state_path(config: dict, variant: str, seed: int | str, k: int | str) -> str:
+    return f"{results_dir(config)}/cotrain/{variant}/{seed}/state.iter{k}.parquet"
+
+
+def emb_predictions_path(config: dict, variant: str, seed: int | str, k: int | str) -> str:
+    """f_emb of round ``k`` (round 0: trained on D alone, shared by both variants)."""
+    owner = "base" if int(k) == 0 else variant
+    return f"{results_dir(config)}/cotrain/{owner}/{seed}/emb.iter{k}.parquet"
+
+
+def method_pseudo_inputs(config: dict, method: str, seed: int | str) -> list[str]:
+    """The state artifact whose pseudo-labels f_lm trains on (co-/self-training), else nothing."""
+    base = split_method(method)[0]
+    k = method_iteration(method, config["cotrain"]["iterations"])
+    return [] if k is None else [state_path(config, base, seed, k)]
+
+
+def embeddings_path(config: dict, name: str) -> str:
+    return f"{results_dir(config)}/cotrain/embeddings/{name}.parquet"
+
+
+def cotrain_emb_inputs(config: dict, variant: str, seed: int | str, k: int | str) -> dict[str, Any]:
+    """f_emb of round ``k``: the examples and their vectors, and the state of round ``k`` (none for 0)."""
+    r, pools, tests = results_dir(config), pool_langs(config), test_langs(config)
+    return {
+        "train": f"{r}/ingest/train.parquet",
+        "dev": f"{r}/ingest/dev.parquet",
+        "pool": [f"{r}/ingest/unlabelled.{lang}.parquet" for lang in pools],
+        "test": [f"{r}/ingest/test.{lang}.parquet" for lang in tests],
+        "train_emb": embeddings_path(config, "train"),
+        "dev_emb": embeddings_path(config, "dev"),
+        "pool_emb": [embeddings_path(config, f"unlabelled.{lang}") for lang in pools],
+        "test_emb": [embeddings_path(config, f"test.{lang}") for lang in tests],
+        "state": [] if int(k) == 0 else [state_path(config, variant, seed, k)],
+    }
+
+
+def cotrain_select_inputs(config: dict, variant: str, seed: int | str, k: int | str) -> dict[str, Any]:
+    """Selection round ``k`` (>= 1): the pools, the previous state, and both models of round k-1 on U."""
+    r, prev = results_dir(config), int(k) - 1
+    lm = lm_method_name(config, variant, prev)
+    return {
+        "pool": [f"{r}/ingest/unlabelled.{lang}.parquet" for lang in pool_langs(config)],
+        "train": f"{r}/ingest/train.parquet",
+        "state": [] if prev == 0 else [state_path(config, variant, seed, prev)],
+        "lm": [f"{r}/cotrain/pool/{lm}/{seed}/{lang}.parquet" for lang in pool_langs(config)],
+        "emb": emb_predictions_path(config, variant, seed, prev),
+    }
+
+
+@rule_params
+def cotrain_select_params(config: dict) -> dict[str, Any]:
+    c = config["cotrain"]
+    return {"threshold": c["threshold"], "pick_fraction": c["pick_fraction"]}
+
+
+@rule_params
+def embed_params(config: dict) -> dict[str, Any]:
+    return dict(config["cotrain"]["embedding"])
+
+
+@rule_params
+def cotrain_emb_params(config: dict) -> dict[str, Any]:
+    return {"labels": list(config["labels"]), "head": dict(config["cotrain"]["head"])}
+
+
+def cotrain_report_inputs(config: dict) -> dict[str, list[str]]:
+    """Every round's f_lm evaluation and f_emb predictions and states, per variant and seed."""
+    r, s = results_dir(config), config["cotrain"]["iterations"]
+    variants, seeds = cotrain_variants(config), config["seeds"]
+    return {
+        "lm_metrics": [
+            f"{r}/eval/{lm_method_name(config, v, k)}/{seed}.parquet"
+            for v in variants
+            for seed in seeds
+            for k in range(s + 1)
+        ],
+        "emb": [
+            emb_predictions_path(config, v, seed, k) for v in variants for seed in seeds for k in range(s + 1)
+        ],
+        "states": [
+            state_path(config, v, seed, k) for v in variants for seed in seeds for k in range(1, s + 1)
+        ],
+    }
+
+
+def cotrain_report_outputs(config: dict) -> list[str]:
+    """The per-iteration plot (paper 002 Fig. 3) and table, when the run co- or self-trains."""
+    r = results_dir(config)
+    return [f"{r}/report/cotraining.png", f"{r}/report/cotraining.md"] if cotrain_variants(config) else []
+
+
+@rule_params
+def cotrain_report_params(config: dict) -> dict[str, Any]:
+    return {
+        "variants": cotrain_variants(config),
+        "iterations": config["cotrain"]["iterations"],
+        "seeds": list(config["seeds"]),
+        "source_lang": config["source_lang"],
+        "target_langs": list(config["target_langs"]),
+        "lm_methods": {
+            v: [lm_method_name(config, v, k) for k in range(config["cotrain"]["iterations"] + 1)]
+            for v in cotrain_variants(config)
+        },
+    }
+
+
+def _check_cotrain(config: dict) -> None:
+    variants = cotrain_variants(config)
+    if not variants:
+        return
+    if task_kind(config) != "classification":
+        raise ConfigError(
+            f"methods: {variants} run on classification so far (paper 002); task {config['task']!r} is "
+            f"{task_kind(config)}"
+        )
+    if not pool_langs(config):
+        raise ConfigError(
+            f"methods: {variants} need data.unlabelled pools for some of {config['target_langs']}"
+        )
+    lm = lm_method_name(config, variants[0], 0)
+    if lm not in config["methods"]:
+        raise ConfigError(
+            f"methods: {variants} start from the {lm!r} model (Alg. 1 round 0, cotrain.lm_method): add it"
+        )
 
 
 # ----------------------------------------------------------------------------------------- report
@@ -765,6 +936,7 @@ def all_targets(config: dict) -> list[str]:
         targets += [translated_examples_path(config, lang) for lang in translate_langs(config)]
     if gold_langs(config):
         targets.append(f"{r}/projection/summary.json")
+    targets += cotrain_report_outputs(config)
     if config["task"] == "ner":  # spaCy entity spans of the unlabelled source side: NER only
         targets += [f"{r}/spans/par.{lang}.src.parquet" for lang in parallel_langs(config)]
     return targets
@@ -796,6 +968,7 @@ def check(config: dict, root: str | Path = ".") -> None:
         raise ConfigError(f"translate.langs: {unknown} are not in target_langs {tgts}")
     _check_labels(config)
     _check_methods(config)
+    _check_cotrain(config)
     _check_data_entries(config)
     _check_translate(config)
     _check_align(config, root)
@@ -889,7 +1062,7 @@ def _data_entries(config: dict) -> list[tuple[str, dict]]:
     data = config["data"]
     entries = [("data.train", data["train"]), ("data.dev", data["dev"])]
     entries += [(f"data.test.{lang}", e) for lang, e in data["test"].items()]
-    for key in ("gold_parallel", "parallel"):
+    for key in ("gold_parallel", "parallel", "unlabelled"):
         entries += [(f"data.{key}.{lang}", e) for lang, e in data[key].items()]
     return entries
 
@@ -915,6 +1088,8 @@ def _check_data_entries(config: dict) -> None:
 def _check_translate(config: dict) -> None:
     tr = config["translate"]
     provider = tr["provider"]
+    if tr["max_examples"] is not None and task_kind(config) != "classification":
+        raise ConfigError("translate.max_examples: only classification translates a part of the training set")
     if provider == "file":
         missing = [lang for lang in translate_langs(config) if lang not in tr["file"]]
         if missing:

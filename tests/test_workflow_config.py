@@ -128,6 +128,23 @@ def test_every_shipped_config_passes(shared_data):
         wfc.prepare(yaml.safe_load((ROOT / "config" / name).read_text()), ROOT)
 
 
+def test_the_paper002_overlays_pass_and_size_the_pools(shared_data):
+    from pipeline_steps import config_schema
+
+    for chain in (
+        ("sentiment", "sentiment-cotrain"),
+        ("sentiment", "sentiment-cotrain", "sentiment-cotrain-1seed"),
+        ("xnli", "xnli-cotrain"),
+        ("xnli", "xnli-cotrain", "xnli-cotrain-fewshot"),
+        ("xnli", "xnli-cotrain", "xnli-cotrain-full"),
+    ):
+        config = wfc.prepare(config_schema.validate(overlays(*chain)), ROOT)
+        if wfc.cotrain_variants(config):
+            assert wfc.pool_langs(config) == config["target_langs"], chain
+    full = wfc.prepare(config_schema.validate(overlays("xnli", "xnli-cotrain", "xnli-cotrain-full")), ROOT)
+    assert full["data"]["train"]["limit"] is None and full["data"]["unlabelled"]["de"]["limit"] == 300
+
+
 def test_align_backend_auto_is_eflomal_with_tiny_and_embedding_with_a_real_encoder(config):
     assert wfc.align_params(config)["backend"] == "eflomal"
     assert wfc.align_params(config)["options"] == {}
@@ -153,7 +170,7 @@ def test_method_wildcard_is_the_method_grammar():
 
     from pipeline_steps.method_names import METHOD_WILDCARD
 
-    for name in ("zero_shot", "to-de", "to-es@word2word", "mtl_ws"):
+    for name in ("zero_shot", "to-de", "to-es@word2word", "mtl_ws", "co_training-iter2"):
         assert re.fullmatch(METHOD_WILDCARD, name)
     for name in ("to-", "To", "to@", "to-deu-x"):
         assert not re.fullmatch(METHOD_WILDCARD, name)
@@ -257,6 +274,11 @@ def test_projection_settings_change_the_fingerprint_of_methods_trained_on_projec
         ("demo-cls.yaml", lambda c: c["data"]["train"].update(format="tsv"), "not a format of task 'cls'"),
         ("demo-qa.yaml", lambda c: c["methods"].append("mtl_ws"), "mtl_ws warms up a tagger"),
         ("demo-qa.yaml", lambda c: c["data"]["dev"].update(format="xnli"), "not a format of task 'qa'"),
+        ("demo-cls.yaml", lambda c: c["methods"].remove("zero_shot"), "start from the 'zero_shot' model"),
+        ("demo-cls.yaml", lambda c: c["data"].pop("unlabelled"), "need data.unlabelled pools"),
+        ("demo-qa.yaml", lambda c: c["methods"].append("co_training"), "run on classification so far"),
+        ("config.yaml", lambda c: c["translate"].update(max_examples=5), "only classification translates"),
+        ("demo-cls.yaml", lambda c: c["methods"].append("zero_shot-iter1"), "take -iterK"),
     ],
 )
 def test_task_checks(name, mutate, fragment):
@@ -286,6 +308,43 @@ def test_qa_translate_train_runs_the_tagging_chain_on_segmented_contexts():
     assert wfc.method_inputs(qa, "to-de@word2word") == [f"{r}/qa/train.de.word2word.parquet"]
     ner = wfc.prepare(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), ROOT)
     assert wfc.sentences_path(ner, "train") == f"{wfc.results_dir(ner)}/ingest/train.parquet"
+
+
+def test_cotraining_rounds_chain_the_right_models_and_states():
+    config = wfc.prepare(yaml.safe_load((ROOT / "config" / "demo-cls.yaml").read_text()), ROOT)
+    r = wfc.results_dir(config)
+    assert [wfc.lm_method_name(config, "co_training", k) for k in range(3)] == [
+        "zero_shot", "co_training-iter1", "co_training"
+    ]  # fmt: skip
+    first = wfc.cotrain_select_inputs(config, "co_training", 13, 1)
+    assert first["state"] == [] and first["emb"] == f"{r}/cotrain/base/13/emb.iter0.parquet"
+    assert first["lm"] == [f"{r}/cotrain/pool/zero_shot/13/{x}.parquet" for x in ("de", "es")]
+    second = wfc.cotrain_select_inputs(config, "self_training", 13, 2)
+    assert second["state"] == [f"{r}/cotrain/self_training/13/state.iter1.parquet"]
+    assert second["lm"][0] == f"{r}/cotrain/pool/self_training-iter1/13/de.parquet"
+    assert second["emb"] == f"{r}/cotrain/self_training/13/emb.iter1.parquet"
+    # f_lm of round k trains on state k; the final model on the last state
+    assert wfc.method_pseudo_inputs(config, "co_training-iter1", 13) == [
+        f"{r}/cotrain/co_training/13/state.iter1.parquet"
+    ]
+    assert wfc.method_pseudo_inputs(config, "co_training", 13) == [
+        f"{r}/cotrain/co_training/13/state.iter2.parquet"
+    ]
+    assert wfc.method_pseudo_inputs(config, "zero_shot", 13) == []
+    # a new threshold retrains the co-trained models, not zero_shot
+    changed = copy.deepcopy(config)
+    changed["cotrain"]["threshold"] = 0.7
+    assert wfc.finetune_fingerprint(changed, "co_training", 13) != wfc.finetune_fingerprint(
+        config, "co_training", 13
+    )
+    assert wfc.finetune_fingerprint(changed, "zero_shot", 13) == wfc.finetune_fingerprint(
+        config, "zero_shot", 13
+    )
+    # lang. adaptation & co-training: round 0 is the lang_adapt model, and every round sees D_bi
+    changed["cotrain"]["lm_method"] = "lang_adapt"
+    assert wfc.lm_method_name(changed, "co_training", 0) == "lang_adapt"
+    assert wfc.method_extra_langs(changed, "co_training-iter1") == ["de", "es"]
+    assert wfc.method_params(changed, "co_training")["lambda_la"] == 0.1
 
 
 def test_classification_labels_may_be_any_names():

@@ -8,4 +8,6 @@
 | ``clism.py`` | CLISM pointer: [QUE] -> start/end of its aligned target span | paper 000, Sec. 3.1, Eq. 1-4 |
 | ``cacr.py`` | CACR: InfoNCE between masked-source, source and target views | paper 000, Sec. 3.2, Eq. 5-8 |
 | ``mlm.py`` | BERT masked-LM with protected positions (CLISM answers) | paper 000, Sec. 3.3, 4.2, fn. 4 |
+| ``label_alignment.py`` | LA: supervised contrastive, same label = positive | paper 002, Sec. 3.2, Eq. 2-3 |
+| ``semantic_alignment.py`` | SA: translations positive, other labels not | paper 002, Sec. 3.2, Eq. 4-5 |
 """

@@ -22,6 +22,14 @@ Paper 003 (xTune, Zheng et al. 2021), the table of its four methods in ``xtune.p
 | ``xtune_r2`` | Table 4 "R2 only", Eq. 2 | D_src + its A views, teacher ``zero_shot`` | ``xtune.py`` |
 | ``xtune_da`` | Table 4 "Data Aug." | D_src + its A* views, no consistency | ``xtune.py`` |
 
+Paper 002 (Yu & Joty 2021):
+
+| name | paper | trains on | file |
+|---|---|---|---|
+| ``self_training`` | Sec. 4.2 baseline | D + f_lm's own confident pool predictions | ``co_training.py`` |
+| ``co_training`` | Sec. 3.1, Alg. 1 | D + f_emb's confident pool predictions | ``co_training.py`` |
+| ``lang_adapt`` | Sec. 3.2, Eq. 2-5 | D u D_bi (CE + LA), then D_bi (CE + SA) | ``language_adaptation.py`` |
+
 D_l is the projected (pseudo-labelled) translation of the source training set into l. The
 per-language methods (``PER_LANGUAGE``) take the language from a method name ``to-de`` /
 ``bilingual-es`` or from ``method_params["lang"]``. Register new methods in ``METHODS``.
@@ -45,6 +53,8 @@ from pipeline_steps.method_names import (  # noqa: F401 -- re-exported
     projected_langs,
     split_method,
 )
+from pipeline_steps.methods.co_training import CoTraining, SelfTraining
+from pipeline_steps.methods.language_adaptation import LanguageAdaptation
 from pipeline_steps.methods.mtl_ws import MultilingualWarmStart
 from pipeline_steps.methods.supervised import SupervisedTagging
 from pipeline_steps.methods.translate_train import Bilingual, Multilingual, TargetOnly
@@ -77,6 +87,7 @@ class MethodData:
     augmented: pd.DataFrame | None = None  # augmented views of ``train`` (schemas.AUGMENTED; xTune)
     translations: list[pd.DataFrame] = field(default_factory=list)  # xTune's MT views (task.mt_views)
     teacher: str | None = None  # model folder of a frozen teacher (xTune stage 2)
+    pseudo: pd.DataFrame | None = None  # pseudo-labelled pool examples (co-/self-training, paper 002)
 
     def recipe(self, frame: pd.DataFrame):
         """The supervised recipe of the task over ``frame`` (every method trains through this)."""
@@ -130,6 +141,9 @@ METHODS: dict[str, Callable[[MethodData], Any]] = {
     "xtune": ModelConsistency,
     "xtune_r2": ModelConsistencyOnly,
     "xtune_da": DataAugmentation,
+    "self_training": SelfTraining,
+    "co_training": CoTraining,
+    "lang_adapt": LanguageAdaptation,
 }
 
 

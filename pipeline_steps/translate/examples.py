@@ -51,6 +51,8 @@ def main(ctx) -> None:
     path = str(ctx.input["examples"])
     source = read_artifact(path, CLS_EXAMPLES)
     check_source_lang(source, path, src)
+    if p.get("max_examples"):  # paper 002's few-shot setting: D_bi translates a few examples of D
+        source = source.head(int(p["max_examples"])).reset_index(drop=True)
     provider = make_provider(p["provider"], p["options"] or {}, threads=ctx.threads)
     pairs = source["text_b"].notna().any()
     texts = list(source["text_a"]) + (list(source["text_b"].fillna("")) if pairs else [])

@@ -10,6 +10,7 @@ rule finetune:
         augmented=lambda wc: wfc.method_augment_inputs(config, wc.method, wc.seed),
         translations=lambda wc: wfc.method_mt_inputs(config, wc.method),
         teacher=lambda wc: wfc.method_teacher_inputs(config, wc.method, wc.seed),
+        pseudo=lambda wc: wfc.method_pseudo_inputs(config, wc.method, wc.seed),
     output:
         model=directory(f"{R}/finetune/{{method}}/{{seed}}/model"),
         log=f"{R}/finetune/{{method}}/{{seed}}/train_log.parquet",

@@ -1,0 +1,309 @@
+"""Paper 002 (Yu & Joty 2021): label alignment (Eq. 2), semantic alignment (Eq. 4), one round of Alg. 1
+(co- and self-training), the frozen f_emb encoder, and the bad inputs of each."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from _helpers_model import toy_sentences, toy_tiny_model
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline_steps.errors import ArtifactError, ConfigError
+from pipeline_steps.losses.label_alignment import label_alignment
+from pipeline_steps.losses.semantic_alignment import semantic_alignment
+from pipeline_steps.method_names import method_iteration, split_method
+from pipeline_steps.methods.co_training import (
+    initial_state,
+    pick_size,
+    pseudo_labelled,
+    round_summary,
+    select_round,
+)
+from pipeline_steps.methods.language_adaptation import SemanticAlignmentRecipe, Settings
+from pipeline_steps.models.sentence_embedding import (
+    HeadConfig,
+    HfMeanEncoder,
+    pair_features,
+    predict_head,
+    train_head,
+)
+from pipeline_steps.models.sequence_classification import ClsEncoded
+
+LABELS = ["pos", "neg", "neu"]
+
+# ------------------------------------------------------------------------------- LA (Eq. 2)
+
+
+def test_label_alignment_equals_a_hand_computation_on_four_examples():
+    # four unit vectors at right angles, two classes: each anchor's one positive is at 90 degrees
+    # (dot 0), its denominator holds the positive (0), the opposite vector (-1) and the other one at
+    # 90 degrees (0): L_i = log(2 + e^-1 / ...) with tau = 1 -> log(e^0 + e^-1 + e^0) - 0
+    h = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    by_hand = math.log(2 + math.exp(-1))
+    assert label_alignment(h, labels, tau=1.0).item() == pytest.approx(by_hand, rel=1e-6)
+    assert label_alignment(h, labels, tau=1.0, reduction="sum").item() == pytest.approx(4 * by_hand, rel=1e-6)
+    # tau = 0.5 doubles every similarity; the vectors are normalised first, so scaling h changes nothing
+    by_hand_half = math.log(2 + math.exp(-2))
+    assert label_alignment(3 * h, labels, tau=0.5).item() == pytest.approx(by_hand_half, rel=1e-6)
+
+
+def test_label_alignment_averages_over_positives_and_skips_singleton_classes():
+    h = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]])
+    labels = torch.tensor([0, 0, 0, 1])  # anchor 3 is alone in its class: no term
+    s = (torch.nn.functional.normalize(h, dim=-1) @ torch.nn.functional.normalize(h, dim=-1).T).numpy()
+    terms = []
+    for i in range(3):
+        denom = sum(math.exp(s[i, k]) for k in range(4) if k != i)
+        pos = [j for j in range(3) if j != i]
+        terms.append(sum(-math.log(math.exp(s[i, j]) / denom) for j in pos) / len(pos))
+    assert label_alignment(h, labels, tau=1.0).item() == pytest.approx(np.mean(terms), rel=1e-6)
+    assert label_alignment(h, torch.tensor([0, 1, 2, 3]), tau=1.0).item() == 0.0  # no positives at all
+
+
+def test_label_alignment_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="tau"):
+        label_alignment(torch.zeros(2, 2), torch.tensor([0, 0]), tau=0.0)
+    with pytest.raises(ValueError, match="reduction"):
+        label_alignment(torch.zeros(2, 2), torch.tensor([0, 0]), tau=1.0, reduction="max")
+    with pytest.raises(ValueError, match="labels"):
+        label_alignment(torch.zeros(2, 2), torch.tensor([0, 0, 1]), tau=1.0)
+
+
+# ------------------------------------------------------------------------------- SA (Eq. 4)
+
+
+def test_semantic_alignment_equals_a_hand_computation():
+    anchor = torch.tensor([[1.0, 0.0]])
+    positives = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])  # b = 2 translations
+    negatives = torch.tensor([[[-1.0, 0.0], [0.0, 1.0]]])
+    tau = 0.5
+    dots = [1.0, 0.0, -1.0, 0.0]
+    denom = sum(math.exp(d / tau) for d in dots)
+    by_hand = -(math.log(math.exp(1.0 / tau) / denom) + math.log(math.exp(0.0 / tau) / denom))
+    assert semantic_alignment(anchor, positives, negatives, tau).item() == pytest.approx(by_hand, rel=1e-6)
+    # a padded member is not in the denominator
+    mask = torch.tensor([[True, False]])
+    one = semantic_alignment(anchor, positives, negatives, tau, positive_mask=mask, negative_mask=mask)
+    assert one.item() == pytest.approx(-math.log(math.exp(2.0) / (math.exp(2.0) + math.exp(-2.0))), rel=1e-5)
+
+
+def sa_frame() -> tuple[pd.DataFrame, ClsEncoded]:
+    """D: 4 source examples (labels pos, neg, pos, neu); D_bi: translations of s0 (de, es) and s1 (de)."""
+    frame = pd.DataFrame(
+        {
+            "id": ["s0", "s1", "s2", "s3", "t0de", "t0es", "t1de"],
+            "label": ["pos", "neg", "pos", "neu", "pos", "pos", "neg"],
+            "source": [None, None, None, None, "s0", "s0", "s1"],
+        }
+    )
+    ids = [[0, 10 + i, 2] for i in range(len(frame))]
+    enc = ClsEncoded(ids, None, [LABELS.index(x) for x in frame["label"]], pad_id=1)
+    return frame, enc
+
+
+SA_SETTINGS = Settings(0.1, 0.1, 0.3, ("src", "bi"), "mean", 1e-5, 1, 8, "bi")
+
+
+@pytest.mark.parametrize("negatives", ["bi", "src", "both"])
+def test_semantic_alignment_batches_are_the_ones_eq4_names(negatives):
+    frame, enc = sa_frame()
+    pool = {"bi": [4, 5, 6], "src": [0, 1, 2, 3], "both": list(range(7))}[negatives]
+    s = Settings(**{**SA_SETTINGS.__dict__, "negatives": negatives})
+    recipe = SemanticAlignmentRecipe(
+        enc, anchors=[0, 1], positives=[[4, 5], [6]], negative_pool=pool, seed=3, s=s
+    )
+    for epoch in range(3):
+        (plan,) = list(recipe.plans(epoch))
+        assert sorted(a for a, _, _ in plan) == [0, 1]
+        for anchor, pos, neg in plan:
+            # positives: exactly the anchor's translations; negatives: b texts of the pool, other label
+            assert pos == {0: [4, 5], 1: [6]}[anchor]
+            candidates = [r for r in pool if frame["label"][r] != frame["label"][anchor]]
+            assert len(neg) == min(len(pos), len(candidates)) and len(set(neg)) == len(neg)
+            assert set(neg) <= set(candidates)
+    batch = recipe.collate([(0, [4, 5], [6, 3])])
+    assert batch["anchor_rows"].tolist() == [0]
+    assert batch["positive_rows"].tolist() == [[1, 2]] and batch["negative_rows"].tolist() == [[3, 4]]
+    assert batch["labels"].tolist() == [0, 0, 0, 1, 2]  # the anchor, its translations, the negatives
+
+
+# ------------------------------------------------------------------------------- Alg. 1
+
+
+def toy_pool(n: int = 8) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [f"u{i}" for i in range(n)],
+            "lang": ["de"] * (n // 2) + ["es"] * (n - n // 2),
+            "text_a": [f"text {i}" for i in range(n)],
+            "text_b": [None] * n,
+            "label": [LABELS[i % 3] for i in range(n)],
+        }
+    )
+
+
+def preds(ids, labels, scores) -> pd.DataFrame:
+    return pd.DataFrame({"id": list(ids), "pred": list(labels), "score": list(scores)})
+
+
+@pytest.mark.parametrize("variant", ["co_training", "self_training"])
+def test_one_round_moves_exactly_the_selected_items(variant):
+    pool = toy_pool()
+    state = initial_state(pool, variant)
+    ids = list(pool["id"])
+    # lm is sure of u0, u1, u2 (u3 sits exactly at t: not > t); emb of u4, u5 only
+    lm = preds(ids, ["pos"] * 8, [0.95, 0.99, 0.91, 0.9, 0.2, 0.3, 0.1, 0.5])
+    emb = preds(ids, ["neg"] * 8, [0.1, 0.1, 0.1, 0.1, 0.97, 0.93, 0.5, 0.89])
+    new = select_round(state, {"lm": lm, "emb": emb}, threshold=0.9, n_pick=2, seed=1)
+    assert new["iteration"].eq(1).all() and state["iteration"].eq(0).all()  # the input is untouched
+    lm_picked = set(new.loc[new["lm_picked_in"] == 1, "id"])
+    emb_picked = set(new.loc[new["emb_picked_in"] == 1, "id"])
+    assert len(lm_picked) == 2 and lm_picked <= {"u0", "u1", "u2"}  # n/3 cap: 2 of the 3 candidates
+    assert emb_picked == {"u4", "u5"}  # fewer candidates than the cap: all of them
+    lm_set, emb_set = set(pseudo_labelled(new, "lm")["id"]), set(pseudo_labelled(new, "emb")["id"])
+    if variant == "co_training":  # each model trains on the OTHER's picks, with the picker's labels
+        assert lm_set == emb_picked and emb_set == lm_picked
+        assert set(pseudo_labelled(new, "lm")["label"]) == {"neg"}
+    else:
+        assert lm_set == lm_picked and emb_set == emb_picked
+        assert set(pseudo_labelled(new, "lm")["label"]) == {"pos"}
+    # the picked items left their view's pool: a second round cannot pick them again, and keeps labels
+    lm2 = preds(ids, ["neu"] * 8, [0.99] * 8)
+    newer = select_round(new, {"lm": lm2, "emb": emb}, threshold=0.9, n_pick=10, seed=1)
+    assert set(newer.loc[newer["lm_picked_in"] == 1, "id"]) == lm_picked
+    assert set(newer.loc[newer["lm_picked_in"] == 2, "id"]) == set(ids) - lm_picked
+    assert (newer.loc[newer["lm_picked_in"] == 1, "lm_pred"] == "pos").all()
+    summary = round_summary(newer).set_index("view")
+    assert summary.loc["lm", "picked"] == 6 and summary.loc["lm", "pool_left"] == 0
+    assert summary.loc["emb", "picked_total"] == 2
+
+
+def test_the_n_over_3_rule():
+    assert pick_size(5000, 1 / 3) == 1667 and pick_size(2000, 1 / 3) == 667 and pick_size(3, 1 / 3) == 1
+    assert pick_size(1838, 0.3333333333) == 613
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    scores=st.lists(st.floats(0, 0.999), min_size=1, max_size=30),
+    threshold=st.floats(0, 0.99),
+    n_pick=st.integers(1, 10),
+    seed=st.integers(0, 100),
+)
+def test_a_round_picks_only_confident_items_at_most_n_and_is_seeded(scores, threshold, n_pick, seed):
+    pool = toy_pool(len(scores))
+    p = preds(pool["id"], ["pos"] * len(scores), scores)
+    one = select_round(
+        initial_state(pool, "co_training"), {"lm": p, "emb": p}, threshold=threshold, n_pick=n_pick, seed=seed
+    )
+    again = select_round(
+        initial_state(pool, "co_training"), {"lm": p, "emb": p}, threshold=threshold, n_pick=n_pick, seed=seed
+    )
+    picked = one[one["lm_picked_in"].notna()]
+    assert (picked["lm_confidence"] > threshold).all()
+    n_candidates = int((np.array(scores) > threshold).sum())
+    assert len(picked) == min(n_pick, n_candidates)
+    pd.testing.assert_frame_equal(one, again)
+
+
+def test_a_round_names_the_pool_item_without_a_prediction():
+    pool = toy_pool(4)
+    p = preds(pool["id"][:3], ["pos"] * 3, [0.99] * 3)
+    full = preds(pool["id"], ["pos"] * 4, [0.99] * 4)
+    with pytest.raises(ArtifactError, match="u3"):
+        select_round(
+            initial_state(pool, "co_training"), {"lm": p, "emb": full}, threshold=0.9, n_pick=2, seed=0
+        )
+    with pytest.raises(ConfigError, match="threshold"):
+        select_round(
+            initial_state(pool, "co_training"), {"lm": full, "emb": full}, threshold=1.0, n_pick=2, seed=0
+        )
+    with pytest.raises(ConfigError, match="variant"):
+        initial_state(pool, "tri_training")
+
+
+def test_method_names_of_the_rounds():
+    assert method_iteration("co_training-iter1", 3) == 1 and method_iteration("co_training", 3) == 3
+    assert (
+        method_iteration("zero_shot", 3) is None and split_method("self_training-iter2")[0] == "self_training"
+    )
+    for bad in ("zero_shot-iter1", "co_training-iter0"):
+        with pytest.raises(ConfigError, match="iter"):
+            split_method(bad)
+
+
+# ------------------------------------------------------------------------------- f_emb
+
+
+def digest(module: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_the_frozen_encoder_stays_bit_identical_while_the_head_trains(tmp_path):
+    encoder = HfMeanEncoder(toy_tiny_model(tmp_path))
+    before = digest(encoder.model)
+    texts = [" ".join(t) for t in toy_sentences("en", 24, seed=1)["tokens"]]
+    first = encoder.encode(texts)
+    x = pair_features(first[:12], first[12:])
+    y = np.arange(12) % 3
+    head, info = train_head(x, y, 3, HeadConfig(epochs=5, lr=1e-2, batch_size=4, weight_decay=0.01), seed=0)
+    assert info["best_epoch"] == 5
+    assert digest(encoder.model) == before  # nothing of the encoder trained
+    assert not any(p.requires_grad for p in encoder.model.parameters())
+    assert not encoder.model.training  # eval mode: no dropout, the same text gives the same vector
+    assert np.array_equal(encoder.encode(texts), first)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
+    probs = predict_head(head, x)
+    assert probs.shape == (12, 3) and np.allclose(probs.sum(1), 1.0, atol=1e-6)
+
+
+def test_head_training_is_seeded_and_keeps_the_best_dev_epoch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    config = HeadConfig(epochs=15, lr=5e-2, batch_size=8, weight_decay=0.0)
+    a, info = train_head(x, y, 2, config, seed=4, dev=(x[:20], y[:20]))
+    b, _ = train_head(x, y, 2, config, seed=4, dev=(x[:20], y[:20]))
+    assert torch.equal(a.weight, b.weight)
+    assert info["best_dev_accuracy"] >= 0.9
+    assert (predict_head(a, x[:20]).argmax(1) == y[:20]).mean() == info["best_dev_accuracy"]
+    with pytest.raises(ValueError, match="labels"):
+        train_head(x, y[:5], 2, config, seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        pair_features(x[:, :4], x[:3, :4])
+
+
+# ------------------------------------------------------------------------------- LA recipe (Eq. 3)
+
+
+def test_label_alignment_recipe_adds_la_only_over_the_sets_la_on_names(tmp_path):
+    from pipeline_steps.methods.language_adaptation import LabelAlignmentRecipe
+    from pipeline_steps.models.sequence_classification import encode_cls, load_cls_model
+    from pipeline_steps.models.token_classification import load_tokenizer
+
+    tiny = toy_tiny_model(tmp_path)
+    tok, model = load_tokenizer(tiny), load_cls_model(tiny, LABELS, seed=0)
+    model.eval()  # no dropout: the two passes below see the same numbers
+    texts = [" ".join(t) for t in toy_sentences("en", 6, seed=2)["tokens"]]
+    enc = encode_cls(tok, texts, None, [0, 0, 1, 1, 2, 2], 32)
+    s = Settings(0.5, 0.1, 0.3, ("src", "bi"), "mean", 1e-5, 1, 8, "bi")
+    none = LabelAlignmentRecipe(enc, [False] * 6, 6, 0, s)
+    batch = none.collate(list(range(6)))
+    loss = none.loss(model, batch)
+    assert none.last["la"] == 0.0 and loss.item() == pytest.approx(none.last["ce"], rel=1e-6)
+    every = LabelAlignmentRecipe(enc, [True] * 6, 6, 0, s)
+    loss = every.loss(model, every.collate(list(range(6))))
+    assert every.last["la"] > 0
+    assert loss.item() == pytest.approx(every.last["ce"] + 0.5 * every.last["la"], rel=1e-5)
+    assert every.last["ce"] == pytest.approx(none.last["ce"], rel=1e-6)
