@@ -81,6 +81,7 @@ def plot(table: pd.DataFrame, out: str | Path) -> None:
             100 * g["mean"],
             yerr=100 * g["std"].fillna(0),
             fmt=style + "o",
+            color="C0" if view == "lm" else "C1",  # one colour per model, one line style per variant
             capsize=3,
             label=f"{names[view]}, {variant.replace('_', '-')}",
         )

@@ -307,3 +307,48 @@ def test_label_alignment_recipe_adds_la_only_over_the_sets_la_on_names(tmp_path)
     assert every.last["la"] > 0
     assert loss.item() == pytest.approx(every.last["ce"] + 0.5 * every.last["la"], rel=1e-5)
     assert every.last["ce"] == pytest.approx(none.last["ce"], rel=1e-6)
+
+
+# ------------------------------------------------------------------------------- report (Fig. 3)
+
+
+def test_the_per_round_curve_averages_targets_then_seeds_and_shares_round_0(tmp_path):
+    from pipeline_steps.report_cotraining import curve, emb_rows, lm_rows, markdown, plot
+
+    metrics = pd.DataFrame(
+        [
+            (m, seed, lang, "accuracy", acc, 10)
+            for m, seed, lang, acc in [
+                ("zero_shot", 1, "de", 0.5), ("zero_shot", 1, "es", 0.7), ("zero_shot", 1, "en", 0.9),
+                ("zero_shot", 2, "de", 0.6), ("zero_shot", 2, "es", 0.6),
+                ("co_training", 1, "de", 0.8), ("co_training", 1, "es", 0.6),
+                ("co_training", 2, "de", 0.7), ("co_training", 2, "es", 0.7),
+            ]
+        ],
+        columns=["method", "seed", "lang", "metric", "value", "support"],
+    )  # fmt: skip
+    lm = lm_rows(metrics, {"co_training": ["zero_shot", "co_training"]}, ["de", "es"])
+    emb = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "a", "b"],
+            "lang": ["de", "de", "es", "en", "de", "de"],
+            "split": "test",
+            "gold": ["x", "y", "x", "x", "x", "y"],
+            "pred": ["x", "x", "x", "y", "x", "y"],
+            "variant": ["base"] * 4 + ["co_training"] * 2,
+            "seed": 1,
+            "iteration": [0, 0, 0, 0, 1, 1],
+        }
+    )
+    table = curve(pd.concat([lm, emb_rows(emb, ["co_training", "self_training"], ["de", "es"])]))
+    cell = table.set_index(["variant", "view", "iteration"])
+    # f_lm round 0: seeds (0.5 + 0.7) / 2 = 0.6 and 0.6 -> 0.6, sd 0; round 1: 0.7 and 0.7
+    assert cell.loc[("co_training", "lm", 0), "mean"] == pytest.approx(0.6)
+    assert cell.loc[("co_training", "lm", 1), "mean"] == pytest.approx(0.7)
+    assert cell.loc[("co_training", "lm", 1), "std"] == pytest.approx(0.0)
+    # f_emb round 0 (English left out): de 1/2, es 1/1 -> 0.75, for both variants; round 1: de 2/2
+    assert cell.loc[("self_training", "emb", 0), "mean"] == pytest.approx(0.75)
+    assert cell.loc[("co_training", "emb", 1), "mean"] == pytest.approx(1.0)
+    plot(table, tmp_path / "fig.png")
+    assert (tmp_path / "fig.png").stat().st_size > 5000
+    assert "| co_training   | lm     | 60.00 ± 0.00 | 70.00 ± 0.00 |" in markdown(table, pd.DataFrame())

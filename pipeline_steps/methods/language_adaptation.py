@@ -246,7 +246,7 @@ class LanguageAdaptation:
             "lang_adapt: D %d + D_bi %d (%s); LA on %s",
             len(self.train),
             len(bi),
-            dict(bi["lang"].value_counts()),
+            {str(k): int(v) for k, v in bi["lang"].value_counts().items()},
             self.s.la_on,
         )
         seed, bs = self.data.seed, self.data.batch_size
