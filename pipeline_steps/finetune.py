@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from pipeline_steps.cotrain import from_items
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.few_shot import few_shot_config, sample_examples
 from pipeline_steps.io import atomic_dir, read_artifact, write_artifact
@@ -219,7 +220,9 @@ def main(ctx) -> None:
     pseudo_paths = input_paths(ctx.input.get("pseudo"))
     pseudo = None
     if pseudo_paths:  # co-/self-training (paper 002 Alg. 1): f_lm's pseudo-labels of round k
-        pseudo = pseudo_labelled(read_artifact(pseudo_paths[0], COTRAIN_STATE), "lm")
+        pseudo = from_items(
+            pseudo_labelled(read_artifact(pseudo_paths[0], COTRAIN_STATE), "lm"), task.info.kind
+        )
 
     model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
     tokenizer = load_tokenizer(model_path)
@@ -248,7 +251,7 @@ def main(ctx) -> None:
         "augmented": None if augmented is None else _digest_frame(augmented, list(augmented.columns)),
         "translations": [_digest_frame(x, list(x.columns)) for x in translations],
         "teacher": None if teacher is None else _digest_model(teacher),
-        "pseudo": None if pseudo is None else _digest_frame(pseudo, ["id", "text_a", "text_b", "label"]),
+        "pseudo": None if pseudo is None else _digest_frame(pseudo, columns),
         "params": {k: v for k, v in sorted(p.items()) if k not in NOT_TRAJECTORY},
     }
     trainer = Trainer(config, checkpoint_dir=ckpt_dir, evaluate=evaluate, fingerprint=fingerprint)

@@ -86,11 +86,30 @@ def predict_examples(ctx, task) -> None:
     log.info("predicted %d %s examples with %s", len(out), task.info.name, model_dir)
 
 
+def load_tagger(model_dir: str, que: bool, scheme: str, threads: int, device: str):
+    """(model, tokenizer) of a fine-tuned tagger folder, checked against ``que`` (its
+    ``xlt_finetune.json``) and ``scheme``, on ``device`` with the CPU threads set."""
+    from transformers import AutoModelForTokenClassification
+
+    check_que_meta(model_dir, que)
+    tokenizer = load_tokenizer(model_dir)
+    model = AutoModelForTokenClassification.from_pretrained(model_dir)
+    if que:
+        que_id = add_que_token(tokenizer)
+        if que_id >= model.get_input_embeddings().num_embeddings:
+            raise ConfigError(
+                f"{model_dir}: the tagger has no embedding row for {QUE_TOKEN} (it was not fine-tuned with "
+                "it), but que_token is on: turn model.que_token off for it"
+            )
+    torch.set_num_threads(cpu_threads(threads, getattr(model.config, "hidden_size", None)))
+    check_model_scheme(model_labels(model), scheme, model_dir)
+    model.to(resolve_device(device))
+    return model, tokenizer
+
+
 def predict_tagging(ctx, que: bool = False) -> None:
     """Word-level tags of a tagger on its test sentences (schemas.PREDICTIONS); ``que``: [QUE]
     fine-tuning (the param ``que_token``), which must match the folder's ``xlt_finetune.json``."""
-    from transformers import AutoModelForTokenClassification
-
     p = ctx.params
     scheme = p["scheme"]
     max_length, batch_size = int(p["max_length"]), int(p["batch_size"])
@@ -102,19 +121,7 @@ def predict_tagging(ctx, que: bool = False) -> None:
             path, int(missing.to_numpy().nonzero()[0][0]), "tags", "test sentences need gold tags"
         )
     model_dir = str(ctx.input["model"])
-    check_que_meta(model_dir, que)
-    tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForTokenClassification.from_pretrained(model_dir)
-    if que:
-        que_id = add_que_token(tokenizer)
-        if que_id >= model.get_input_embeddings().num_embeddings:
-            raise ConfigError(
-                f"{model_dir}: the tagger has no embedding row for {QUE_TOKEN} (it was not fine-tuned with "
-                "it), but que_token is on: turn model.que_token off for it"
-            )
-    torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
-    check_model_scheme(model_labels(model), scheme, model_dir)
-    model.to(resolve_device(p["device"]))
+    model, tokenizer = load_tagger(model_dir, que, scheme, ctx.threads, p["device"])
     tokens = [list(t) for t in df["tokens"]]
     pred, n_cut, n_empty = predict_sentences(model, tokenizer, tokens, max_length, batch_size, que=que)
     if n_cut:

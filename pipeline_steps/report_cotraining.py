@@ -19,15 +19,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from pipeline_steps.evaluate import f1 as entity_f1  # noqa: E402
 from pipeline_steps.io import atomic_path, read_artifact  # noqa: E402
 from pipeline_steps.methods.co_training import round_summary  # noqa: E402
 from pipeline_steps.metrics.classification import accuracy  # noqa: E402
 from pipeline_steps.schemas import COTRAIN_STATE, EMB_PREDICTIONS, METRICS  # noqa: E402
 
 
-def lm_rows(metrics: pd.DataFrame, lm_methods: dict[str, list[str]], targets: Sequence[str]) -> pd.DataFrame:
-    """(variant, view 'lm', iteration, seed, accuracy): f_lm's target-language average per round."""
-    acc = metrics[(metrics["metric"] == "accuracy") & metrics["lang"].isin(targets)]
+def lm_rows(
+    metrics: pd.DataFrame, lm_methods: dict[str, list[str]], targets: Sequence[str], metric: str = "accuracy"
+) -> pd.DataFrame:
+    """(variant, view 'lm', iteration, seed, accuracy): f_lm's target-language average per round of the
+    task's headline metric (``metric``: accuracy; entity F1 for tagging, still in the column accuracy)."""
+    acc = metrics[(metrics["metric"] == metric) & metrics["lang"].isin(targets)]
     rows = []
     for variant, names in lm_methods.items():
         for k, name in enumerate(names):
@@ -45,13 +49,23 @@ def lm_rows(metrics: pd.DataFrame, lm_methods: dict[str, list[str]], targets: Se
     return pd.DataFrame(rows)
 
 
-def emb_rows(emb: pd.DataFrame, variants: Sequence[str], targets: Sequence[str]) -> pd.DataFrame:
+def emb_rows(
+    emb: pd.DataFrame, variants: Sequence[str], targets: Sequence[str], scheme: str | None = None
+) -> pd.DataFrame:
     """(variant, view 'emb', iteration, seed, accuracy): f_emb's target-language average per round;
-    round 0 (trained on D, ``variant`` 'base') counts for every variant."""
+    round 0 (trained on D, ``variant`` 'base') counts for every variant. With a tag ``scheme`` (tagging:
+    labels are space-joined tags) the score is entity F1 instead of accuracy."""
     test = emb[(emb["split"] == "test") & emb["lang"].isin(targets)]
+
+    def score(part: pd.DataFrame) -> float:
+        if scheme is None:
+            return accuracy(list(part["gold"]), list(part["pred"]))
+        split = [[t.split(" ") for t in part[c]] for c in ("gold", "pred")]
+        return entity_f1(*split, scheme)
+
     rows = []
     for (variant, seed, k), g in test.groupby(["variant", "seed", "iteration"]):
-        per_lang = [accuracy(list(p["gold"]), list(p["pred"])) for _, p in g.groupby("lang")]
+        per_lang = [score(p) for _, p in g.groupby("lang")]
         for v in variants if variant == "base" else [variant]:
             rows.append(
                 {
@@ -71,7 +85,7 @@ def curve(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n_seeds": g.size()}).reset_index()
 
 
-def plot(table: pd.DataFrame, out: str | Path) -> None:
+def plot(table: pd.DataFrame, out: str | Path, metric: str = "accuracy") -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     names = {"lm": "f_lm", "emb": "f_emb"}
     for (variant, view), g in table.groupby(["variant", "view"], sort=False):
@@ -86,7 +100,7 @@ def plot(table: pd.DataFrame, out: str | Path) -> None:
             label=f"{names[view]}, {variant.replace('_', '-')}",
         )
     ax.set_xlabel("iteration (selection rounds)")
-    ax.set_ylabel("target-language accuracy (%)")
+    ax.set_ylabel(f"target-language {metric} (%)")
     ax.set_xticks(sorted(table["iteration"].unique()))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -96,9 +110,9 @@ def plot(table: pd.DataFrame, out: str | Path) -> None:
     plt.close(fig)
 
 
-def markdown(table: pd.DataFrame, rounds: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame, rounds: pd.DataFrame, metric: str = "accuracy") -> str:
     lines = ["# Co-training and self-training by round (paper 002 Fig. 3)", ""]
-    lines += ["Target-language average accuracy, mean ± sd over seeds (round 0: trained on D alone).", ""]
+    lines += [f"Target-language average {metric}, mean ± sd over seeds (round 0: trained on D alone).", ""]
     wide = table.assign(
         cell=[
             f"{100 * m:.2f} ± {100 * s:.2f}" if s == s else f"{100 * m:.2f}"
@@ -127,18 +141,23 @@ def main(ctx) -> None:
     states (cotrain_state); output: plot, table. params: variants, lm_methods, target_langs."""
     p = ctx.params
     targets = list(p["target_langs"])
+    tagging = p["task_kind"] == "tagging"
+    metric, label = ("f1", "entity F1") if tagging else ("accuracy", "accuracy")
     metrics = pd.concat([read_artifact(x, METRICS) for x in ctx.input["lm_metrics"]], ignore_index=True)
     emb = pd.concat([read_artifact(x, EMB_PREDICTIONS) for x in ctx.input["emb"]], ignore_index=True)
     emb = emb.drop_duplicates(["id", "variant", "seed", "iteration"])
     rows = pd.concat(
-        [lm_rows(metrics, dict(p["lm_methods"]), targets), emb_rows(emb, list(p["variants"]), targets)]
+        [
+            lm_rows(metrics, dict(p["lm_methods"]), targets, metric),
+            emb_rows(emb, list(p["variants"]), targets, p["scheme"] if tagging else None),
+        ]
     )
     table = curve(rows)
     rounds = []
     for path in ctx.input["states"]:
         state = read_artifact(path, COTRAIN_STATE)
         rounds.append(round_summary(state).assign(variant=state["variant"].iloc[0]))
-    plot(table, ctx.output["plot"])
-    text = markdown(table, pd.concat(rounds, ignore_index=True) if rounds else pd.DataFrame())
+    plot(table, ctx.output["plot"], label)
+    text = markdown(table, pd.concat(rounds, ignore_index=True) if rounds else pd.DataFrame(), label)
     with atomic_path(ctx.output["table"]) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")

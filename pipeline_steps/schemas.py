@@ -367,6 +367,26 @@ EMB_PREDICTIONS = Artifact(
     ),
 )
 
+POOL_PREDICTIONS = Artifact(
+    "pool_predictions",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("pred", pa.string()),
+            ("score", pa.float64()),
+            ("method", pa.string()),
+            ("seed", pa.int64()),
+        ]
+    ),
+    unique=("id",),
+    description=(
+        "f_lm's prediction on one item of the unlabelled pool (paper 002 Alg. 1): the label (tagging: the "
+        "space-joined tags) and its confidence (tagging: the minimum or mean of its words' tag "
+        "probabilities)."
+    ),
+)
+
 COTRAIN_STATE = Artifact(
     "cotrain_state",
     pa.schema(
@@ -531,6 +551,7 @@ ARTIFACTS: dict[str, Artifact] = {
         CLISM_EXAMPLES,
         EMBEDDINGS,
         EMB_PREDICTIONS,
+        POOL_PREDICTIONS,
         COTRAIN_STATE,
     )
 }
@@ -594,6 +615,7 @@ WHERE = {
     "clism_examples": "clism/{corpus}.{lang}.parquet",
     "embeddings": "cotrain/embeddings/{name}.parquet",
     "emb_predictions": "cotrain/{variant}/{seed}/emb.iter{k}.parquet (iteration 0: cotrain/base/{seed}/)",
+    "pool_predictions": "cotrain/pool/{method}/{seed}/{lang}.parquet",
     "cotrain_state": "cotrain/{variant}/{seed}/state.iter{k}.parquet",
 }
 

@@ -161,7 +161,7 @@ def dataset(config: dict, name: str) -> dict[str, Any]:
         "skip": entry["skip"],
         "sep": entry["sep"],
         "labels": list(config["labels"]) if task_kind(config) != "qa" else None,
-        "require_tags": split != "par",
+        "require_tags": split not in ("par", "unlabelled"),
         "label_names": entry.get("label_names"),
         "unescape": entry.get("unescape"),
         "question_ids": entry.get("question_ids"),
@@ -379,9 +379,13 @@ def uses_tiny_model(config: dict) -> bool:
     return config["model"]["name_or_path"] == TINY
 
 
+def tiny_model_dir(config: dict) -> str:
+    return f"{results_dir(config)}/model/tiny"
+
+
 def tiny_model_inputs(config: dict) -> list[str]:
     """The tiny model folder, when the run starts from it (else the encoder comes by name or path)."""
-    return [f"{results_dir(config)}/model/tiny"] if uses_tiny_model(config) else []
+    return [tiny_model_dir(config)] if uses_tiny_model(config) else []
 
 
 def tiny_model_texts(config: dict) -> list[str]:
@@ -772,17 +776,48 @@ def cotrain_select_inputs(config: dict, variant: str, seed: int | str, k: int | 
 @rule_params
 def cotrain_select_params(config: dict) -> dict[str, Any]:
     c = config["cotrain"]
-    return {"threshold": c["threshold"], "pick_fraction": c["pick_fraction"]}
+    return {"task_kind": task_kind(config), "threshold": c["threshold"], "pick_fraction": c["pick_fraction"]}
+
+
+def embedding_encoder(config: dict) -> str | None:
+    """f_emb's frozen encoder: ``cotrain.embedding.name_or_path``; for ``kind: hf`` left null, the
+    run's own starting encoder (``model.name_or_path``, the tiny model's folder in the demo)."""
+    emb = config["cotrain"]["embedding"]
+    if emb["name_or_path"] or emb["kind"] != "hf":
+        return emb["name_or_path"]
+    name = config["model"]["name_or_path"]
+    return tiny_model_dir(config) if name == TINY else name
+
+
+def embedding_inputs(config: dict) -> list[str]:
+    """The encoder folder the workflow builds (the tiny model), when f_emb uses it."""
+    encoder = embedding_encoder(config)
+    return [encoder] if uses_tiny_model(config) and encoder == tiny_model_dir(config) else []
 
 
 @rule_params
 def embed_params(config: dict) -> dict[str, Any]:
-    return dict(config["cotrain"]["embedding"])
+    return {
+        **config["cotrain"]["embedding"],
+        "name_or_path": embedding_encoder(config),
+        "task_kind": task_kind(config),
+    }
 
 
 @rule_params
 def cotrain_emb_params(config: dict) -> dict[str, Any]:
-    return {"labels": list(config["labels"]), "head": dict(config["cotrain"]["head"])}
+    return {
+        "task_kind": task_kind(config),
+        "labels": list(config["labels"]),
+        "scheme": config["scheme"],
+        "confidence": config["cotrain"]["confidence"],
+        "head": dict(config["cotrain"]["head"]),
+    }
+
+
+@rule_params
+def pool_predict_params(config: dict) -> dict[str, Any]:
+    return {**predict_params(config), "confidence": config["cotrain"]["confidence"]}
 
 
 def cotrain_report_inputs(config: dict) -> dict[str, list[str]]:
@@ -815,6 +850,8 @@ def cotrain_report_outputs(config: dict) -> list[str]:
 def cotrain_report_params(config: dict) -> dict[str, Any]:
     return {
         "variants": cotrain_variants(config),
+        "task_kind": task_kind(config),
+        "scheme": config["scheme"],
         "iterations": config["cotrain"]["iterations"],
         "seeds": list(config["seeds"]),
         "source_lang": config["source_lang"],
@@ -830,11 +867,17 @@ def _check_cotrain(config: dict) -> None:
     variants = cotrain_variants(config)
     if not variants:
         return
-    if task_kind(config) != "classification":
+    kind = task_kind(config)
+    if kind not in ("classification", "tagging"):
         raise ConfigError(
-            f"methods: {variants} run on classification so far (paper 002); task {config['task']!r} is "
-            f"{task_kind(config)}"
+            f"methods: {variants} run on classification and tagging; task {config['task']!r} is {kind}"
         )
+    if kind == "tagging" and config["cotrain"]["embedding"]["kind"] != "hf":
+        raise ConfigError(
+            "cotrain.embedding.kind: tagging needs word vectors, i.e. kind hf (a Hugging Face encoder)"
+        )
+    if kind == "tagging" and config["cotrain"]["lm_method"] != "zero_shot":
+        raise ConfigError("cotrain.lm_method: lang_adapt is built for classification only")
     if not pool_langs(config):
         raise ConfigError(
             f"methods: {variants} need data.unlabelled pools for some of {config['target_langs']}"
@@ -1077,7 +1120,7 @@ def _check_data_entries(config: dict) -> None:
                 f"{key}.format: {entry['format']!r} is not a format of task {config['task']!r} "
                 f"({kind}: one of {sorted(allowed)})"
             )
-        if entry["format"] == "lines" and not key.startswith("data.parallel."):
+        if entry["format"] == "lines" and not key.startswith(("data.parallel.", "data.unlabelled.")):
             raise ConfigError(f"{key}.format: 'lines' is unlabelled text; this file needs tags")
         try:
             codecs.lookup(entry["encoding"])

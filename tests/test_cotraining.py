@@ -352,3 +352,64 @@ def test_the_per_round_curve_averages_targets_then_seeds_and_shares_round_0(tmp_
     plot(table, tmp_path / "fig.png")
     assert (tmp_path / "fig.png").stat().st_size > 5000
     assert "| co_training   | lm     | 60.00 ± 0.00 | 70.00 ± 0.00 |" in markdown(table, pd.DataFrame())
+
+
+# ------------------------------------------------------------------------------- tagging
+
+
+def test_sentence_confidence_is_the_min_or_mean_of_the_words():
+    from pipeline_steps.methods.co_training import sentence_confidence
+
+    assert sentence_confidence([0.9, 0.6, 0.99]) == pytest.approx(0.6)
+    assert sentence_confidence([0.9, 0.6, float("nan")], "mean") == pytest.approx(0.75)  # a cut word
+    assert sentence_confidence([float("nan")]) == 0.0
+    with pytest.raises(ConfigError, match="confidence"):
+        sentence_confidence([0.5], "max")
+
+
+def test_tagging_items_round_trip_through_the_state_text_form():
+    from pipeline_steps.cotrain import as_items, from_items
+
+    sentences = pd.DataFrame(
+        {
+            "id": ["s0", "s1"],
+            "lang": ["de", "de"],
+            "tokens": [["Angela", "Merkel", "kam", "."], ["Berlin"]],
+            "tags": [["B-PER", "I-PER", "O", "O"], None],
+        }
+    )
+    items = as_items(sentences, "tagging")
+    assert list(items["text_a"]) == ["Angela Merkel kam .", "Berlin"]
+    assert items["label"][0] == "B-PER I-PER O O" and pd.isna(items["label"][1])
+    back = from_items(items.iloc[:1], "tagging")
+    assert back["tokens"][0] == sentences["tokens"][0] and back["tags"][0] == sentences["tags"][0]
+    bad = sentences.assign(tokens=[["New York", "x", "y", "z"], ["a"]])
+    with pytest.raises(ArtifactError, match="whitespace"):
+        as_items(bad, "tagging", "pool.parquet")
+
+
+def test_tag_probabilities_belong_to_the_predicted_tags_and_word_vectors_to_first_subwords(tmp_path):
+    from pipeline_steps.models.token_classification import encode, load_model, load_tokenizer, predict_tags
+
+    tiny = toy_tiny_model(tmp_path)
+    tok = load_tokenizer(tiny)
+    tagset = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    model = load_model(tiny, tagset, seed=0)
+    sents = [list(t) for t in toy_sentences("de", 5, seed=3)["tokens"]]
+    enc = encode(tok, sents, None, None, 12)  # short: the last words of long sentences are cut
+    tags, probs = predict_tags(model, enc, [len(s) for s in sents], 2, tok.pad_token_id, with_probs=True)
+    assert tags == predict_tags(model, enc, [len(s) for s in sents], 2, tok.pad_token_id)
+    for i, sent in enumerate(sents):
+        assert len(probs[i]) == len(sent)
+        for w, pos in enumerate(enc.first[i]):
+            assert (pos < 0) == (probs[i][w] != probs[i][w])  # NaN exactly where a word was cut
+            assert pos < 0 or 1 / len(tagset) <= probs[i][w] <= 1.0
+    encoder = HfMeanEncoder(tiny, max_length=12)
+    words = encoder.encode_words(sents, batch_size=2)
+    with torch.inference_mode():
+        ids = torch.tensor([enc.input_ids[0]])
+        states = encoder.model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
+    for w, pos in enumerate(enc.first[0]):
+        expected = states[pos].numpy() if pos >= 0 else np.zeros(states.shape[-1], dtype=np.float32)
+        np.testing.assert_allclose(words[0][w], expected, atol=1e-5)
+    assert [len(x) for x in words] == [len(s) for s in sents]

@@ -276,7 +276,7 @@ def test_projection_settings_change_the_fingerprint_of_methods_trained_on_projec
         ("demo-qa.yaml", lambda c: c["data"]["dev"].update(format="xnli"), "not a format of task 'qa'"),
         ("demo-cls.yaml", lambda c: c["methods"].remove("zero_shot"), "start from the 'zero_shot' model"),
         ("demo-cls.yaml", lambda c: c["data"].pop("unlabelled"), "need data.unlabelled pools"),
-        ("demo-qa.yaml", lambda c: c["methods"].append("co_training"), "run on classification so far"),
+        ("demo-qa.yaml", lambda c: c["methods"].append("co_training"), "run on classification and tagging"),
         ("config.yaml", lambda c: c["translate"].update(max_examples=5), "only classification translates"),
         ("demo-cls.yaml", lambda c: c["methods"].append("zero_shot-iter1"), "take -iterK"),
     ],

@@ -100,6 +100,9 @@ def select_round(
     ``pseudo_labelled``'s business. Returns the next state; ``state`` is not modified."""
     if not 0.0 <= threshold < 1.0:
         raise ConfigError(f"cotrain.threshold must be in [0, 1), got {threshold}")
+    missing = [v for v in VIEWS if v not in predictions]
+    if missing:
+        raise ConfigError(f"a co-training round needs the predictions of both views; missing {missing}")
     out = state.copy()
     k = int(state["iteration"].iloc[0]) + 1 if len(state) else 1
     out["iteration"] = k
@@ -159,7 +162,7 @@ class PseudoLabelTraining:
         self.data = data
 
     def training_frame(self) -> pd.DataFrame:
-        columns = ["id", "text_a", "text_b", "label"]
+        columns = [c for c in self.data.columns if c != "lang"]
         pseudo = self.data.pseudo
         if pseudo is None:
             raise ConfigError(f"method {self.name!r} needs input.pseudo (a cotrain state artifact)")
@@ -178,7 +181,7 @@ class PseudoLabelTraining:
         2/3 "lang. adaptation & co-training": Sec. 3.2's two phases over D u pseudo-labels and D_bi)."""
         frame = self.training_frame()
         lm_method = self.data.method_params.get("lm_method", "zero_shot")
-        if lm_method == "lang_adapt":
+        if lm_method == "lang_adapt":  # classification only (wfc.check)
             from pipeline_steps.methods.language_adaptation import LanguageAdaptation
 
             return LanguageAdaptation(self.data, train=frame).fit(model, trainer)
@@ -199,7 +202,16 @@ class CoTraining(PseudoLabelTraining):
     name = "co_training"
 
 
-def check_views(predictions: dict[str, pd.DataFrame], views: Sequence[str] = VIEWS) -> None:
-    missing = [v for v in views if v not in predictions]
-    if missing:
-        raise ConfigError(f"co-training round needs predictions of both views; missing {missing}")
+CONFIDENCES = ("min", "mean")
+
+
+def sentence_confidence(word_probs: Sequence[float], how: str = "min") -> float:
+    """A tagged sentence's confidence (the issue's tagging loop at sentence granularity): the minimum
+    (or mean) over its words of the probability of the predicted tag; words without a prediction (NaN:
+    cut at max_length) are left out; 0 for a sentence with none."""
+    if how not in CONFIDENCES:
+        raise ConfigError(f"cotrain.confidence must be one of {CONFIDENCES}, got {how!r}")
+    probs = [float(p) for p in word_probs if p == p]
+    if not probs:
+        return 0.0
+    return min(probs) if how == "min" else sum(probs) / len(probs)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,29 @@ class HfMeanEncoder:
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return F.normalize(pooled, dim=-1).float().numpy()
 
+    @torch.inference_mode()
+    def encode_words(self, sentences: Sequence[Sequence[str]], batch_size: int) -> list[np.ndarray]:
+        """Per sentence ``[n_words, d]``: the final hidden state at each word's first sub-word (zeros
+        for a word cut at ``max_length``), for f_emb's tag head (paper 002's loop applied to tagging)."""
+        from pipeline_steps.models.token_classification import collate, encode
+
+        enc = encode(self.tokenizer, sentences, None, None, self.max_length)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        out: list[np.ndarray] = []
+        for lo in tqdm(range(0, len(enc), batch_size), desc="embed words", file=sys.stderr, mininterval=5):
+            idx = list(range(lo, min(lo + batch_size, len(enc))))
+            batch = collate(enc, idx, int(pad))
+            states = self.model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).last_hidden_state
+            for k, i in enumerate(idx):
+                first = torch.tensor(enc.first[i], dtype=torch.long)
+                vec = torch.zeros(len(first), states.shape[-1])
+                kept = first >= 0
+                vec[kept] = states[k, first[kept]].float()
+                out.append(vec.numpy())
+        return out
+
 
 def load_encoder(kind: str, name_or_path: str | None = None, max_length: int = 128):
     if kind == "use":
@@ -115,10 +138,12 @@ def train_head(
     config: HeadConfig,
     seed: int,
     dev: tuple[np.ndarray, np.ndarray] | None = None,
+    dev_score: Callable[[np.ndarray], float] | None = None,
 ) -> tuple[torch.nn.Linear, dict[str, Any]]:
     """A linear softmax head over the features ``x`` (``[n, d]``) for class ids ``y``, AdamW with
-    cross-entropy, shuffled by ``seed``; the epoch with the best ``dev`` accuracy is kept (the last one
-    without dev). Returns the head and {best_epoch, best_dev_accuracy}."""
+    cross-entropy, shuffled by ``seed``; the epoch with the best ``dev`` score is kept (the last one
+    without dev): accuracy on ``dev = (x_dev, y_dev)``, or ``dev_score(probabilities of x_dev)`` (e.g.
+    entity F1 of a tag head). Returns the head and {best_epoch, best_dev_accuracy} (the dev score)."""
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"train_head needs as many labels as feature rows, got {len(x)} and {len(y)}")
     gen = torch.Generator().manual_seed(int(seed))
@@ -139,7 +164,12 @@ def train_head(
             loss.backward()
             opt.step()
         if dev is not None:
-            acc = float((predict_head(head, dev[0]).argmax(1) == dev[1]).mean())
+            probs = predict_head(head, dev[0])
+            acc = (
+                float(dev_score(probs))
+                if dev_score is not None
+                else float((probs.argmax(1) == dev[1]).mean())
+            )
             if acc > best[0]:
                 best = (acc, epoch, copy.deepcopy(head.state_dict()))
     if dev is not None:

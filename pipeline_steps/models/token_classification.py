@@ -232,13 +232,18 @@ def predict_tags(
     pad_id: int,
     device: torch.device | str | None = None,
     desc: str = "predict",
-) -> list[list[str]]:
-    """Word-level tags: argmax of each word's first sub-word; 'O' for words without a sub-word."""
+    *,
+    with_probs: bool = False,
+):
+    """Word-level tags: argmax of each word's first sub-word; 'O' for words without a sub-word. With
+    ``with_probs`` also each word's probability of its tag (NaN for a word without a sub-word):
+    ``(tags, probs)``."""
     labels = model_labels(model)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
     out: list[list[str]] = []
+    out_probs: list[list[float]] = []
     order = list(range(len(enc)))
     try:
         for lo in tqdm(range(0, len(order), batch_size), desc=desc, file=sys.stderr, mininterval=5):
@@ -247,13 +252,16 @@ def predict_tags(
             logits = model(
                 input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
             ).logits
-            best = logits.argmax(dim=-1).cpu().tolist()
+            top, best = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+            best, top = best.cpu().tolist(), top.cpu().tolist()
             for k, i in enumerate(idx):
                 tags = ["O"] * n_words[i]
+                probs = [float("nan")] * n_words[i]
                 for w, pos in enumerate(enc.first[i]):
                     if pos >= 0:
-                        tags[w] = labels[best[k][pos]]
+                        tags[w], probs[w] = labels[best[k][pos]], top[k][pos]
                 out.append(tags)
+                out_probs.append(probs)
     finally:
         model.train(was_training)
-    return out
+    return (out, out_probs) if with_probs else out

@@ -6,10 +6,11 @@
 rule embed:
     input:
         examples=f"{R}/ingest/{{name}}.parquet",
+        model=wfc.embedding_inputs(config),
     output:
         embeddings=f"{R}/cotrain/embeddings/{{name}}.parquet",
     params:
-        step="cotraining:main_embed",
+        step="cotrain.embed:main",
         **wfc.embed_params(config),
     log:
         f"{LOGS}/cotrain/embed/{{name}}.log",
@@ -28,10 +29,10 @@ rule predict_pool:
     output:
         predictions=f"{R}/cotrain/pool/{{method}}/{{seed}}/{{lang}}.parquet",
     params:
-        step="predict:main",
+        step="cotrain.pool:main",
         method=lambda wc: wc.method,
         seed=lambda wc: int(wc.seed),
-        **wfc.predict_params(config),
+        **wfc.pool_predict_params(config),
     log:
         f"{LOGS}/cotrain/pool/{{method}}/{{seed}}/{{lang}}.log",
     benchmark:
@@ -50,7 +51,7 @@ rule cotrain_emb:
     wildcard_constraints:
         variant=wfc.EMB_OWNERS,
     params:
-        step="cotraining:main_emb",
+        step="cotrain.emb:main",
         variant=lambda wc: wc.variant,
         seed=lambda wc: int(wc.seed),
         iteration=lambda wc: int(wc.k),
@@ -71,7 +72,7 @@ rule cotrain_select:
     output:
         state=f"{R}/cotrain/{{variant}}/{{seed}}/state.iter{{k}}.parquet",
     params:
-        step="cotraining:main_select",
+        step="cotrain.select:main",
         variant=lambda wc: wc.variant,
         seed=lambda wc: int(wc.seed),
         **wfc.cotrain_select_params(config),

@@ -1,0 +1,192 @@
+"""Rule ``cotrain_emb``: f_emb of round k (paper 002 Alg. 1) -- its softmax head trained on D plus the
+pseudo-labels its training set holds after round k, then its predictions on the pool U (for round
+k+1) and on the test sets (for the per-round plot).
+
+Classification: one example = its sentence (pair) features, one class. Tagging: one training row per
+word (its vector from the frozen encoder, its tag); the head is selected on the dev set's entity F1,
+and a sentence's confidence is ``cotrain.confidence`` (min or mean) of its words' tag probabilities.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipeline_steps.cotrain import TAGGING, as_items, paths, read_examples
+from pipeline_steps.errors import ArtifactError
+from pipeline_steps.evaluate import f1 as entity_f1
+from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.methods.co_training import pseudo_labelled, sentence_confidence
+from pipeline_steps.models.sentence_embedding import HeadConfig, pair_features, predict_head, train_head
+from pipeline_steps.schemas import COTRAIN_STATE, EMB_PREDICTIONS, EMBEDDINGS
+from pipeline_steps.tags import label_set
+
+log = logging.getLogger(__name__)
+
+
+def read_embeddings(items: Sequence[str]) -> pd.DataFrame:
+    frames = [read_artifact(p, EMBEDDINGS) for p in items]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EMBEDDINGS.columns)
+
+
+def _rows(embeddings: pd.DataFrame, ids: Sequence[str], where: str) -> pd.DataFrame:
+    by_id = embeddings.drop_duplicates("id").set_index("id")
+    missing = [i for i in ids if i not in by_id.index]
+    if missing:
+        raise ArtifactError(where, None, "id", f"no embedding of example {missing[0]!r}")
+    return by_id.loc[list(ids)]
+
+
+def features(embeddings: pd.DataFrame, ids: Sequence[str], where: str) -> np.ndarray:
+    """Classification: the head's input rows (``pair_features``) of ``ids``, in that order."""
+    rows = _rows(embeddings, ids, where)
+    if not len(rows):
+        return np.zeros((0, 0), dtype=np.float32)
+    u = np.asarray(np.stack(rows["vector"].to_numpy()), dtype=np.float32)
+    has_b = bool(rows["vector_b"].notna().any())
+    v = np.asarray(np.stack(rows["vector_b"].to_numpy()), dtype=np.float32) if has_b else None
+    return pair_features(u, v)
+
+
+def word_features(embeddings: pd.DataFrame, items: pd.DataFrame, where: str) -> list[np.ndarray]:
+    """Tagging: per item ``[n_words, d]`` word vectors (``text_a`` is the space-joined tokens)."""
+    rows = _rows(embeddings, list(items["id"]), where)
+    out = []
+    for (item_id, text), flat in zip(
+        zip(items["id"], items["text_a"], strict=True), rows["vector"], strict=True
+    ):
+        n = len(text.split(" "))
+        flat = np.asarray(flat, dtype=np.float32)
+        if flat.size % n:
+            raise ArtifactError(where, None, "vector", f"{item_id!r}: {flat.size} numbers for {n} words")
+        out.append(flat.reshape(n, -1))
+    return out
+
+
+def fit_and_predict(
+    kind: str,
+    labels: list[str],
+    emb: pd.DataFrame,
+    train: pd.DataFrame,
+    dev: pd.DataFrame,
+    targets: list[pd.DataFrame],
+    config: HeadConfig,
+    seed: int,
+    confidence: str,
+    scheme: str,
+) -> tuple[list[tuple[list[str], np.ndarray]], dict]:
+    """Train f_emb's head on ``train`` items (selected on ``dev``) and predict each frame of ``targets``:
+    per frame (predicted label per item, confidence per item) and the head's {best_epoch,
+    best_dev_accuracy} (accuracy, or entity F1 for tagging)."""
+    index = {name: i for i, name in enumerate(labels)}
+    if kind != TAGGING:
+        x, y = (
+            features(emb, list(train["id"]), "train embeddings"),
+            np.array([index[v] for v in train["label"]]),
+        )
+        x_dev, y_dev = (
+            features(emb, list(dev["id"]), "dev embeddings"),
+            np.array([index[v] for v in dev["label"]]),
+        )
+        head, info = train_head(x, y, len(labels), config, seed, (x_dev, y_dev))
+        out = []
+        for frame in targets:
+            probs = predict_head(head, features(emb, list(frame["id"]), "embeddings"))
+            best = probs.argmax(axis=1)
+            out.append(([labels[i] for i in best], probs[np.arange(len(best)), best].astype(np.float64)))
+        return out, info
+    words = word_features(emb, train, "train embeddings")
+    x = np.concatenate(words)
+    y = np.array([index[t] for tags in train["label"] for t in tags.split(" ")])
+    dev_words = word_features(emb, dev, "dev embeddings")
+    bounds = np.cumsum([0, *(len(w) for w in dev_words)])
+    gold = [t.split(" ") for t in dev["label"]]
+
+    def dev_f1(probs: np.ndarray) -> float:
+        pred = [
+            [labels[i] for i in probs[a:b].argmax(1)] for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        return entity_f1(gold, pred, scheme)
+
+    x_dev = np.concatenate(dev_words)
+    head, info = train_head(x, y, len(labels), config, seed, (x_dev, np.zeros(len(x_dev), int)), dev_f1)
+    out = []
+    for frame in targets:
+        tags, conf = [], []
+        for w in word_features(emb, frame, "embeddings"):
+            probs = predict_head(head, w)
+            tags.append(" ".join(labels[i] for i in probs.argmax(1)))
+            conf.append(sentence_confidence(probs.max(1), confidence))
+        out.append((tags, np.asarray(conf, dtype=np.float64)))
+    return out, info
+
+
+def main(ctx) -> None:
+    """input: train, dev, pool, test (examples), train_emb, dev_emb, pool_emb, test_emb (embeddings),
+    state (cotrain_state of round k; absent for k = 0: f_emb on D alone); output: predictions
+    (emb_predictions). params: task_kind, labels (tagging: entity types, tags by scheme), scheme,
+    confidence, seed, variant, iteration, head (``cotrain.head``)."""
+    p = ctx.params
+    kind, labels = str(p["task_kind"]), list(p["labels"])
+    if kind == TAGGING:  # the head predicts tags (O, B-PER, ...) of the configured entity types
+        labels = label_set(labels, str(p["scheme"]))
+    train = as_items(read_examples(paths(ctx.input["train"]), kind), kind, str(ctx.input["train"]))
+    dev = as_items(read_examples(paths(ctx.input["dev"]), kind), kind, str(ctx.input["dev"]))
+    state = paths(ctx.input.get("state"))
+    if state:
+        pseudo = pseudo_labelled(read_artifact(state[0], COTRAIN_STATE), "emb")
+        train = pd.concat([train, pseudo], ignore_index=True)
+    emb = read_embeddings(
+        [
+            ctx.input["train_emb"],
+            ctx.input["dev_emb"],
+            *paths(ctx.input.get("pool_emb")),
+            *paths(ctx.input.get("test_emb")),
+        ]
+    )
+    targets = {
+        "unlabelled": as_items(read_examples(paths(ctx.input.get("pool")), kind), kind, "pool"),
+        "test": as_items(read_examples(paths(ctx.input.get("test")), kind), kind, "test"),
+    }
+    h = p["head"]
+    config = HeadConfig(int(h["epochs"]), float(h["lr"]), int(h["batch_size"]), float(h["weight_decay"]))
+    seed, k = int(p["seed"]), int(p["iteration"])
+    predicted, info = fit_and_predict(
+        kind,
+        labels,
+        emb,
+        train,
+        dev,
+        list(targets.values()),
+        config,
+        seed,
+        str(p["confidence"]),
+        str(p["scheme"]),
+    )
+    log.info(
+        "f_emb iteration %d: %d training examples, dev score %.4f (epoch %d)",
+        k,
+        len(train),
+        info["best_dev_accuracy"],
+        info["best_epoch"],
+    )
+    frames = [
+        pd.DataFrame(
+            {
+                "id": f["id"],
+                "lang": f["lang"],
+                "split": split,
+                "gold": f["label"],
+                "pred": pred,
+                "score": conf,
+            }
+        )
+        for (split, f), (pred, conf) in zip(targets.items(), predicted, strict=True)
+        if len(f)
+    ]
+    out = pd.concat(frames, ignore_index=True)
+    out["variant"], out["seed"], out["iteration"], out["trained_on"] = str(p["variant"]), seed, k, len(train)
+    write_artifact(out, ctx.output["predictions"], EMB_PREDICTIONS)

@@ -1,0 +1,56 @@
+"""Rule ``cotrain_select``: selection round k of paper 002 Alg. 1 (``methods/co_training.py:
+select_round``) over both models' predictions of round k-1, written as the ``cotrain_state`` artifact."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from pipeline_steps.cotrain import as_items, paths, read_examples
+from pipeline_steps.errors import ConfigError
+from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.methods.co_training import initial_state, pick_size, round_summary, select_round
+from pipeline_steps.schemas import COTRAIN_STATE, EMB_PREDICTIONS, POOL_PREDICTIONS
+
+log = logging.getLogger(__name__)
+
+
+def main(ctx) -> None:
+    """input: pool (the examples of each pool language), train (the labelled examples: n = |D|), state
+    (round k-1; absent for k = 1), lm (pool_predictions of f_lm of round k-1, one per language), emb
+    (emb_predictions of f_emb of round k-1); output: state (round k). params: task_kind, variant, seed,
+    threshold, pick_fraction."""
+    p = ctx.params
+    kind, variant, seed = str(p["task_kind"]), str(p["variant"]), int(p["seed"])
+    state_paths = paths(ctx.input.get("state"))
+    if state_paths:
+        state = read_artifact(state_paths[0], COTRAIN_STATE)
+        if len(state) and str(state["variant"].iloc[0]) != variant:
+            raise ConfigError(f"{state_paths[0]}: variant {state['variant'].iloc[0]!r}, expected {variant!r}")
+    else:
+        state = initial_state(as_items(read_examples(paths(ctx.input["pool"]), kind), kind, "pool"), variant)
+    lm_items = paths(ctx.input["lm"])
+    lm = pd.concat([read_artifact(x, POOL_PREDICTIONS) for x in lm_items], ignore_index=True)
+    emb = read_artifact(str(ctx.input["emb"]), EMB_PREDICTIONS)
+    emb = emb[emb["split"] == "unlabelled"]
+    n_pick = pick_size(len(read_examples([str(ctx.input["train"])], kind)), float(p["pick_fraction"]))
+    new = select_round(
+        state,
+        {"lm": lm, "emb": emb},
+        threshold=float(p["threshold"]),
+        n_pick=n_pick,
+        seed=seed,
+        sources={"lm": ", ".join(lm_items), "emb": str(ctx.input["emb"])},
+    )
+    for col in ("lm_picked_in", "emb_picked_in"):
+        new[col] = new[col].astype("Int64")
+    write_artifact(new, ctx.output["state"], COTRAIN_STATE)
+    log.info(
+        "%s seed %d round %d (n_pick %d):\n%s",
+        variant,
+        seed,
+        int(new["iteration"].iloc[0]),
+        n_pick,
+        round_summary(new).to_string(index=False),
+    )
