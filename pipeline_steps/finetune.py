@@ -26,7 +26,7 @@ import torch
 from pipeline_steps.cotrain import from_items
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.few_shot import few_shot_config, sample_examples
-from pipeline_steps.io import atomic_dir, read_artifact, write_artifact
+from pipeline_steps.io import atomic_dir, input_paths, read_artifact, read_artifacts, write_artifact
 from pipeline_steps.method_names import FEW_SHOT_STEPS, method_shots
 from pipeline_steps.methods import MethodData, make_method
 from pipeline_steps.methods.co_training import pseudo_labelled
@@ -85,13 +85,6 @@ def remove_checkpoints(root: Path, phases: Sequence[str]) -> None:
         root.rmdir()
 
 
-def input_paths(value: Any) -> list[str]:
-    """A rule input that may be absent, one path or a list, as a list of paths."""
-    if not value:
-        return []
-    return [str(value)] if isinstance(value, str | os.PathLike) else [str(v) for v in value]
-
-
 def read_augmented(paths: Sequence[str], artifact: Artifact | None) -> pd.DataFrame | None:
     """The augmented views (the task's artifact: schemas.AUGMENTED for tagging) of the method's inputs,
     concatenated; None without any."""
@@ -99,7 +92,7 @@ def read_augmented(paths: Sequence[str], artifact: Artifact | None) -> pd.DataFr
         return None
     if artifact is None:
         raise ConfigError(f"this task has no augmented views, but finetune was given {list(paths)}")
-    return pd.concat([read_artifact(path, artifact) for path in paths], ignore_index=True)
+    return read_artifacts(paths, artifact)
 
 
 def base_model(model_input: Any, name_or_path: str | None) -> str:

@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,19 @@ def read_artifact(path: str | os.PathLike, artifact: Artifact) -> pd.DataFrame:
         elif name in df.columns and pa.types.is_map(typ):  # arrow maps arrive as lists of pairs
             df[name] = df[name].map(lambda v: None if v is None else dict(v))
     return validate(df, artifact, str(path))
+
+
+def input_paths(value: Any) -> list[str]:
+    """A rule input that may be absent, one path or a list, as a list of paths."""
+    if not value:
+        return []
+    return [str(value)] if isinstance(value, str | os.PathLike) else [str(v) for v in value]
+
+
+def read_artifacts(paths: Sequence[str | os.PathLike], artifact: Artifact) -> pd.DataFrame:
+    """``read_artifact`` of every path, concatenated (an empty frame of the artifact's columns for none)."""
+    frames = [read_artifact(p, artifact) for p in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=artifact.columns)
 
 
 def _to_list(value: Any) -> Any:

@@ -70,16 +70,23 @@ def main(ctx) -> None:
         predict_examples(ctx, task)
 
 
+def load_for_task(task, model_dir: str, seed: int, threads: int, device: str):
+    """(model, tokenizer) of a fine-tuned classification or QA folder, on ``device`` with the CPU
+    threads set (a tagger: ``load_tagger``)."""
+    tokenizer = load_tokenizer(model_dir)
+    model = task.load_model(model_dir, seed)
+    torch.set_num_threads(cpu_threads(threads, getattr(model.config, "hidden_size", None)))
+    model.to(resolve_device(device))
+    return model, tokenizer
+
+
 def predict_examples(ctx, task) -> None:
     """Predictions of a classification or QA model on its test examples (``task.predictions_frame``)."""
     p = ctx.params
     path = str(ctx.input["examples"])
     df = read_artifact(path, task.examples)
     model_dir = str(ctx.input["model"])
-    tokenizer = load_tokenizer(model_dir)
-    model = task.load_model(model_dir, int(p["seed"]))
-    torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
-    model.to(resolve_device(p["device"]))
+    model, tokenizer = load_for_task(task, model_dir, int(p["seed"]), ctx.threads, p["device"])
     out = task.predictions_frame(model, df, tokenizer, int(p["batch_size"]), int(p["max_length"]))
     out["method"], out["seed"] = p["method"], int(p["seed"])
     write_artifact(out, ctx.output["predictions"], task.predictions)

@@ -383,3 +383,12 @@ def test_sib200_unclosed_quote(tmp_path):
 def test_sib200_without_category_where_labels_are_required(tmp_path):
     err = run_bad(tmp_path, "index_id\ttext\n1\tA goal.\n", "sib200", None, require_tags=True)
     assert err.message.endswith("(no 'category' column)")
+
+
+def test_unlabelled_pool_with_a_malformed_line(tmp_path):
+    # co-training's pool (data.unlabelled): a 2-column XNLI file with one line of 1 column
+    content = "Der Hund schläft.\tEin Tier ruht.\nnur ein Satz ohne Hypothese\n"
+    err = run_bad(
+        tmp_path, content, "xnli", 2, split="unlabelled", labels=["entailment", "neutral", "contradiction"]
+    )
+    assert "columns" in str(err)

@@ -28,7 +28,7 @@ from pipeline_steps.methods.co_training import (
 from pipeline_steps.methods.language_adaptation import SemanticAlignmentRecipe, Settings
 from pipeline_steps.models.sentence_embedding import (
     HeadConfig,
-    HfMeanEncoder,
+    HfEncoder,
     pair_features,
     predict_head,
     train_head,
@@ -251,7 +251,7 @@ def digest(module: torch.nn.Module) -> str:
 
 
 def test_the_frozen_encoder_stays_bit_identical_while_the_head_trains(tmp_path):
-    encoder = HfMeanEncoder(toy_tiny_model(tmp_path))
+    encoder = HfEncoder(toy_tiny_model(tmp_path))
     before = digest(encoder.model)
     texts = [" ".join(t) for t in toy_sentences("en", 24, seed=1)["tokens"]]
     first = encoder.encode(texts)
@@ -404,7 +404,7 @@ def test_tag_probabilities_belong_to_the_predicted_tags_and_word_vectors_to_firs
         for w, pos in enumerate(enc.first[i]):
             assert (pos < 0) == (probs[i][w] != probs[i][w])  # NaN exactly where a word was cut
             assert pos < 0 or 1 / len(tagset) <= probs[i][w] <= 1.0
-    encoder = HfMeanEncoder(tiny, max_length=12)
+    encoder = HfEncoder(tiny, max_length=12)
     words = encoder.encode_words(sents, batch_size=2)
     with torch.inference_mode():
         ids = torch.tensor([enc.input_ids[0]])
@@ -413,3 +413,110 @@ def test_tag_probabilities_belong_to_the_predicted_tags_and_word_vectors_to_firs
         expected = states[pos].numpy() if pos >= 0 else np.zeros(states.shape[-1], dtype=np.float32)
         np.testing.assert_allclose(words[0][w], expected, atol=1e-5)
     assert [len(x) for x in words] == [len(s) for s in sents]
+
+
+# ------------------------------------------------------------------------------- bad input of the steps
+
+
+def _write(df: pd.DataFrame, path, artifact) -> str:
+    from pipeline_steps.io import write_artifact
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_artifact(df, path, artifact)
+    return str(path)
+
+
+def _cls_examples(ids, lang: str, split: str, labels) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "lang": lang,
+            "split": split,
+            "text_a": [f"text {i}" for i in ids],
+            "text_b": None,
+            "label": labels,
+            "source": "x.tsv",
+            "line": range(1, len(ids) + 1),
+        }
+    )
+
+
+def test_a_selection_round_names_the_predictions_file_that_misses_a_pool_item(tmp_path):
+    from pipeline_steps.cotrain import select
+    from pipeline_steps.runner import StepContext
+    from pipeline_steps.schemas import CLS_EXAMPLES, EMB_PREDICTIONS, POOL_PREDICTIONS
+
+    pool_ids = ["unlabelled-de-000000", "unlabelled-de-000001"]
+    pool = _write(
+        _cls_examples(pool_ids, "de", "unlabelled", [None, None]), tmp_path / "pool.parquet", CLS_EXAMPLES
+    )
+    train = _write(
+        _cls_examples(["t0", "t1", "t2"], "en", "train", LABELS), tmp_path / "train.parquet", CLS_EXAMPLES
+    )
+    lm = pd.DataFrame(
+        {"id": pool_ids[:1], "lang": "de", "pred": "pos", "score": 0.99, "method": "zero_shot", "seed": 1}
+    )
+    lm_path = _write(lm, tmp_path / "lm.parquet", POOL_PREDICTIONS)
+    emb = pd.DataFrame(
+        {"id": pool_ids, "lang": "de", "split": "unlabelled", "gold": None, "pred": "neg", "score": 0.95}
+    ).assign(variant="base", seed=1, iteration=0, trained_on=3)
+    emb_path = _write(emb, tmp_path / "emb.parquet", EMB_PREDICTIONS)
+    out = tmp_path / "out" / "state.iter1.parquet"
+    ctx = StepContext(
+        input={"pool": [pool], "train": train, "state": [], "lm": [lm_path], "emb": emb_path},
+        output={"state": str(out)},
+        params={
+            "task_kind": "classification",
+            "variant": "co_training",
+            "seed": 1,
+            "threshold": 0.9,
+            "pick_fraction": 1 / 3,
+        },
+    )
+    with pytest.raises(ArtifactError, match="unlabelled-de-000001") as err:
+        select.main(ctx)
+    assert err.value.path == lm_path and err.value.field == "id"
+    assert not out.exists() and not (out.parent.exists() and any(out.parent.iterdir()))
+
+
+def test_f_emb_names_the_example_without_an_embedding(tmp_path):
+    from pipeline_steps.cotrain import emb
+    from pipeline_steps.runner import StepContext
+    from pipeline_steps.schemas import CLS_EXAMPLES, EMBEDDINGS
+
+    train = _write(
+        _cls_examples(["t0", "t1", "t2"], "en", "train", LABELS), tmp_path / "train.parquet", CLS_EXAMPLES
+    )
+    dev = _write(_cls_examples(["d0"], "en", "dev", ["pos"]), tmp_path / "dev.parquet", CLS_EXAMPLES)
+    vectors = pd.DataFrame(
+        {"id": ["t0", "t1", "t2"], "lang": "en", "vector": [[1.0, 0.0]] * 3, "vector_b": None}
+    )
+    train_emb = _write(vectors, tmp_path / "train_emb.parquet", EMBEDDINGS)
+    dev_emb = _write(vectors.iloc[:0], tmp_path / "dev_emb.parquet", EMBEDDINGS)  # d0 has none
+    out = tmp_path / "out" / "emb.iter0.parquet"
+    ctx = StepContext(
+        input={
+            "train": train,
+            "dev": dev,
+            "train_emb": train_emb,
+            "dev_emb": dev_emb,
+            "pool": [],
+            "test": [],
+            "state": [],
+        },
+        output={"predictions": str(out)},
+        params={
+            "task_kind": "classification",
+            "labels": LABELS,
+            "scheme": "bio",
+            "confidence": "min",
+            "seed": 0,
+            "variant": "base",
+            "iteration": 0,
+            "head": {"epochs": 1, "lr": 0.01, "batch_size": 2, "weight_decay": 0.0},
+        },
+    )
+    with pytest.raises(ArtifactError, match="'d0'") as err:
+        emb.main(ctx)
+    assert err.value.path == dev_emb and err.value.field == "id"  # the dev set's embeddings file
+    assert not out.exists()

@@ -18,23 +18,16 @@ confidence is the minimum (``cotrain.confidence: mean``: the mean) of its words'
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import pandas as pd
 
 from pipeline_steps.errors import ArtifactError
-from pipeline_steps.io import read_artifact
+from pipeline_steps.io import read_artifacts
 from pipeline_steps.schemas import CLS_EXAMPLES, SENTENCES, Artifact
 
 TAGGING = "tagging"
-
-
-def paths(value) -> list[str]:
-    """A rule input that may be absent, one path or a list, as a list of paths."""
-    if not value:
-        return []
-    return [str(value)] if isinstance(value, str | os.PathLike) else [str(v) for v in value]
+ITEM_COLUMNS = ["id", "lang", "text_a", "text_b", "label"]
 
 
 def examples_artifact(kind: str) -> Artifact:
@@ -43,9 +36,7 @@ def examples_artifact(kind: str) -> Artifact:
 
 def read_examples(items: Sequence[str], kind: str) -> pd.DataFrame:
     """The examples of ``items`` (sentences for tagging, cls_examples otherwise), concatenated."""
-    artifact = examples_artifact(kind)
-    frames = [read_artifact(p, artifact) for p in items]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=artifact.columns)
+    return read_artifacts(items, examples_artifact(kind))
 
 
 def join_words(words, where: str, row: int, field: str) -> str:
@@ -59,7 +50,7 @@ def join_words(words, where: str, row: int, field: str) -> str:
 def as_items(examples: pd.DataFrame, kind: str, where: str = "examples") -> pd.DataFrame:
     """Examples in the text form of the state artifact: id, lang, text_a, text_b, label."""
     if kind != TAGGING:
-        return examples[["id", "lang", "text_a", "text_b", "label"]].reset_index(drop=True)
+        return examples[ITEM_COLUMNS].reset_index(drop=True)
     rows = zip(examples["tokens"], examples["tags"], strict=True)
     return pd.DataFrame(
         {
@@ -72,6 +63,13 @@ def as_items(examples: pd.DataFrame, kind: str, where: str = "examples") -> pd.D
             ],
         }
     ).reset_index(drop=True)
+
+
+def read_items(items: Sequence[str], kind: str) -> pd.DataFrame:
+    """The examples of every file of ``items`` in the state's text form (``as_items``), concatenated; an
+    error names the file and its row."""
+    frames = [as_items(read_examples([p], kind), kind, p) for p in items]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ITEM_COLUMNS)
 
 
 def from_items(items: pd.DataFrame, kind: str) -> pd.DataFrame:

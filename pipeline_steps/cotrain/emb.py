@@ -15,21 +15,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline_steps.cotrain import TAGGING, as_items, paths, read_examples
+from pipeline_steps.cotrain import TAGGING, read_items
 from pipeline_steps.errors import ArtifactError
 from pipeline_steps.evaluate import f1 as entity_f1
-from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.io import input_paths, read_artifact, read_artifacts, write_artifact
 from pipeline_steps.methods.co_training import pseudo_labelled, sentence_confidence
 from pipeline_steps.models.sentence_embedding import HeadConfig, pair_features, predict_head, train_head
 from pipeline_steps.schemas import COTRAIN_STATE, EMB_PREDICTIONS, EMBEDDINGS
 from pipeline_steps.tags import label_set
 
 log = logging.getLogger(__name__)
-
-
-def read_embeddings(items: Sequence[str]) -> pd.DataFrame:
-    frames = [read_artifact(p, EMBEDDINGS) for p in items]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EMBEDDINGS.columns)
 
 
 def _rows(embeddings: pd.DataFrame, ids: Sequence[str], where: str) -> pd.DataFrame:
@@ -72,36 +67,38 @@ def fit_and_predict(
     emb: pd.DataFrame,
     train: pd.DataFrame,
     dev: pd.DataFrame,
-    targets: list[pd.DataFrame],
+    targets: dict[str, pd.DataFrame],
     config: HeadConfig,
     seed: int,
     confidence: str,
     scheme: str,
-) -> tuple[list[tuple[list[str], np.ndarray]], dict]:
+    where: dict[str, str],
+) -> tuple[dict[str, tuple[list[str], np.ndarray]], dict]:
     """Train f_emb's head on ``train`` items (selected on ``dev``) and predict each frame of ``targets``:
-    per frame (predicted label per item, confidence per item) and the head's {best_epoch,
-    best_dev_accuracy} (accuracy, or entity F1 for tagging)."""
+    per name (predicted label per item, confidence per item) and the head's {best_epoch,
+    best_dev_accuracy} (accuracy, or entity F1 for tagging). ``where`` names the embeddings file(s) of
+    "train", "dev" and each target, for the error of an example without a vector."""
     index = {name: i for i, name in enumerate(labels)}
     if kind != TAGGING:
         x, y = (
-            features(emb, list(train["id"]), "train embeddings"),
+            features(emb, list(train["id"]), where["train"]),
             np.array([index[v] for v in train["label"]]),
         )
         x_dev, y_dev = (
-            features(emb, list(dev["id"]), "dev embeddings"),
+            features(emb, list(dev["id"]), where["dev"]),
             np.array([index[v] for v in dev["label"]]),
         )
         head, info = train_head(x, y, len(labels), config, seed, (x_dev, y_dev))
-        out = []
-        for frame in targets:
-            probs = predict_head(head, features(emb, list(frame["id"]), "embeddings"))
+        out = {}
+        for name, frame in targets.items():
+            probs = predict_head(head, features(emb, list(frame["id"]), where[name]))
             best = probs.argmax(axis=1)
-            out.append(([labels[i] for i in best], probs[np.arange(len(best)), best].astype(np.float64)))
+            out[name] = ([labels[i] for i in best], probs[np.arange(len(best)), best].astype(np.float64))
         return out, info
-    words = word_features(emb, train, "train embeddings")
+    words = word_features(emb, train, where["train"])
     x = np.concatenate(words)
     y = np.array([index[t] for tags in train["label"] for t in tags.split(" ")])
-    dev_words = word_features(emb, dev, "dev embeddings")
+    dev_words = word_features(emb, dev, where["dev"])
     bounds = np.cumsum([0, *(len(w) for w in dev_words)])
     gold = [t.split(" ") for t in dev["label"]]
 
@@ -113,14 +110,14 @@ def fit_and_predict(
 
     x_dev = np.concatenate(dev_words)
     head, info = train_head(x, y, len(labels), config, seed, (x_dev, np.zeros(len(x_dev), int)), dev_f1)
-    out = []
-    for frame in targets:
+    out = {}
+    for name, frame in targets.items():
         tags, conf = [], []
-        for w in word_features(emb, frame, "embeddings"):
+        for w in word_features(emb, frame, where[name]):
             probs = predict_head(head, w)
             tags.append(" ".join(labels[i] for i in probs.argmax(1)))
             conf.append(sentence_confidence(probs.max(1), confidence))
-        out.append((tags, np.asarray(conf, dtype=np.float64)))
+        out[name] = (tags, np.asarray(conf, dtype=np.float64))
     return out, info
 
 
@@ -133,23 +130,22 @@ def main(ctx) -> None:
     kind, labels = str(p["task_kind"]), list(p["labels"])
     if kind == TAGGING:  # the head predicts tags (O, B-PER, ...) of the configured entity types
         labels = label_set(labels, str(p["scheme"]))
-    train = as_items(read_examples(paths(ctx.input["train"]), kind), kind, str(ctx.input["train"]))
-    dev = as_items(read_examples(paths(ctx.input["dev"]), kind), kind, str(ctx.input["dev"]))
-    state = paths(ctx.input.get("state"))
+    train = read_items(input_paths(ctx.input["train"]), kind)
+    dev = read_items(input_paths(ctx.input["dev"]), kind)
+    state = input_paths(ctx.input.get("state"))
     if state:
         pseudo = pseudo_labelled(read_artifact(state[0], COTRAIN_STATE), "emb")
         train = pd.concat([train, pseudo], ignore_index=True)
-    emb = read_embeddings(
-        [
-            ctx.input["train_emb"],
-            ctx.input["dev_emb"],
-            *paths(ctx.input.get("pool_emb")),
-            *paths(ctx.input.get("test_emb")),
-        ]
-    )
+    files = {
+        "train": input_paths(ctx.input["train_emb"]),
+        "dev": input_paths(ctx.input["dev_emb"]),
+        "unlabelled": input_paths(ctx.input.get("pool_emb")),
+        "test": input_paths(ctx.input.get("test_emb")),
+    }
+    emb = read_artifacts([f for group in files.values() for f in group], EMBEDDINGS)
     targets = {
-        "unlabelled": as_items(read_examples(paths(ctx.input.get("pool")), kind), kind, "pool"),
-        "test": as_items(read_examples(paths(ctx.input.get("test")), kind), kind, "test"),
+        "unlabelled": read_items(input_paths(ctx.input.get("pool")), kind),
+        "test": read_items(input_paths(ctx.input.get("test")), kind),
     }
     h = p["head"]
     config = HeadConfig(int(h["epochs"]), float(h["lr"]), int(h["batch_size"]), float(h["weight_decay"]))
@@ -160,11 +156,12 @@ def main(ctx) -> None:
         emb,
         train,
         dev,
-        list(targets.values()),
+        targets,
         config,
         seed,
         str(p["confidence"]),
         str(p["scheme"]),
+        {name: ", ".join(group) for name, group in files.items()},
     )
     log.info(
         "f_emb iteration %d: %d training examples, dev score %.4f (epoch %d)",
@@ -173,9 +170,11 @@ def main(ctx) -> None:
         info["best_dev_accuracy"],
         info["best_epoch"],
     )
-    frames = [
-        pd.DataFrame(
-            {
+    frames = []
+    for split, f in targets.items():
+        if len(f):
+            pred, conf = predicted[split]
+            frame = {
                 "id": f["id"],
                 "lang": f["lang"],
                 "split": split,
@@ -183,10 +182,7 @@ def main(ctx) -> None:
                 "pred": pred,
                 "score": conf,
             }
-        )
-        for (split, f), (pred, conf) in zip(targets.items(), predicted, strict=True)
-        if len(f)
-    ]
+            frames.append(pd.DataFrame(frame))
     out = pd.concat(frames, ignore_index=True)
     out["variant"], out["seed"], out["iteration"], out["trained_on"] = str(p["variant"]), seed, k, len(train)
     write_artifact(out, ctx.output["predictions"], EMB_PREDICTIONS)

@@ -10,16 +10,14 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
-import torch
 
 from pipeline_steps.cotrain import TAGGING, as_items, examples_artifact
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.methods.co_training import sentence_confidence
-from pipeline_steps.models.token_classification import encode, load_tokenizer, predict_tags
-from pipeline_steps.predict import load_tagger
+from pipeline_steps.models.token_classification import encode, predict_tags
+from pipeline_steps.predict import load_for_task, load_tagger
 from pipeline_steps.schemas import POOL_PREDICTIONS
 from pipeline_steps.tasks import make_task
-from pipeline_steps.train import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +42,7 @@ def main(ctx) -> None:
         items = as_items(pool.assign(tags=tags), kind, path)
         pred, score = list(items["label"]), [sentence_confidence(x, p["confidence"]) for x in probs]
     else:
-        tokenizer = load_tokenizer(model_dir)
-        model = task.load_model(model_dir, int(p["seed"]))
-        torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
-        model.to(resolve_device(p["device"]))
+        model, tokenizer = load_for_task(task, model_dir, int(p["seed"]), ctx.threads, p["device"])
         pred, score = task.predict(model, pool, tokenizer, batch_size, max_length)
     out = pd.DataFrame(
         {"id": pool["id"], "lang": pool["lang"], "pred": list(pred), "score": [float(x) for x in score]}

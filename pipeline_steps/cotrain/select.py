@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
-
-from pipeline_steps.cotrain import as_items, paths, read_examples
+from pipeline_steps.cotrain import read_examples, read_items
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.io import input_paths, read_artifact, read_artifacts, write_artifact
 from pipeline_steps.methods.co_training import initial_state, pick_size, round_summary, select_round
 from pipeline_steps.schemas import COTRAIN_STATE, EMB_PREDICTIONS, POOL_PREDICTIONS
 
@@ -23,15 +21,15 @@ def main(ctx) -> None:
     threshold, pick_fraction."""
     p = ctx.params
     kind, variant, seed = str(p["task_kind"]), str(p["variant"]), int(p["seed"])
-    state_paths = paths(ctx.input.get("state"))
+    state_paths = input_paths(ctx.input.get("state"))
     if state_paths:
         state = read_artifact(state_paths[0], COTRAIN_STATE)
         if len(state) and str(state["variant"].iloc[0]) != variant:
             raise ConfigError(f"{state_paths[0]}: variant {state['variant'].iloc[0]!r}, expected {variant!r}")
     else:
-        state = initial_state(as_items(read_examples(paths(ctx.input["pool"]), kind), kind, "pool"), variant)
-    lm_items = paths(ctx.input["lm"])
-    lm = pd.concat([read_artifact(x, POOL_PREDICTIONS) for x in lm_items], ignore_index=True)
+        state = initial_state(read_items(input_paths(ctx.input["pool"]), kind), variant)
+    lm_items = input_paths(ctx.input["lm"])
+    lm = read_artifacts(lm_items, POOL_PREDICTIONS)
     emb = read_artifact(str(ctx.input["emb"]), EMB_PREDICTIONS)
     emb = emb[emb["split"] == "unlabelled"]
     n_pick = pick_size(len(read_examples([str(ctx.input["train"])], kind)), float(p["pick_fraction"]))

@@ -48,8 +48,9 @@ class UseEncoder:
         return np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
 
-class HfMeanEncoder:
-    """Any Hugging Face encoder, mean-pooled over the non-padding sub-words, L2-normalised."""
+class HfEncoder:
+    """Any Hugging Face encoder, frozen: sentence vectors mean-pooled over the non-padding sub-words and
+    L2-normalised (``encode``), or each word's first sub-word state (``encode_words``, for tagging)."""
 
     def __init__(self, name_or_path: str, max_length: int = 128):
         from transformers import AutoModel, AutoTokenizer
@@ -100,7 +101,7 @@ def load_encoder(kind: str, name_or_path: str | None = None, max_length: int = 1
     if kind == "hf":
         if not name_or_path:
             raise ConfigError("cotrain.embedding.kind hf needs cotrain.embedding.name_or_path")
-        return HfMeanEncoder(name_or_path, max_length)
+        return HfEncoder(name_or_path, max_length)
     raise ConfigError(f"cotrain.embedding.kind must be one of {KINDS}, got {kind!r}")
 
 

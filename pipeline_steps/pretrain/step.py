@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 
 from pipeline_steps.errors import ArtifactError, ConfigError
-from pipeline_steps.finetune import _digest_frame, base_model, input_paths, param
-from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.finetune import _digest_frame, base_model, param
+from pipeline_steps.io import input_paths, read_artifact, write_artifact
 from pipeline_steps.pretrain.model import load_clism_model, save_clism_model
 from pipeline_steps.pretrain.que import QUE_TOKEN, load_que_tokenizer
 from pipeline_steps.pretrain.recipe import ClismPretraining, PretrainSettings
