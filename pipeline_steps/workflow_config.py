@@ -709,6 +709,11 @@ def pool_langs(config: dict) -> list[str]:
     return [lang for lang in config["target_langs"] if lang in config["data"]["unlabelled"]]
 
 
+def pool_paths(config: dict) -> list[str]:
+    """The ingested pools, one per ``pool_langs`` language."""
+    return [f"{results_dir(config)}/ingest/unlabelled.{lang}.parquet" for lang in pool_langs(config)]
+
+
 def cotrain_variants(config: dict) -> list[str]:
     """The co-/self-training methods of the run (``self_training``, ``co_training``)."""
     return [m for m in ("self_training", "co_training") if m in config["methods"]]
@@ -750,7 +755,7 @@ def cotrain_emb_inputs(config: dict, variant: str, seed: int | str, k: int | str
     return {
         "train": f"{r}/ingest/train.parquet",
         "dev": f"{r}/ingest/dev.parquet",
-        "pool": [f"{r}/ingest/unlabelled.{lang}.parquet" for lang in pools],
+        "pool": pool_paths(config),
         "test": [f"{r}/ingest/test.{lang}.parquet" for lang in tests],
         "train_emb": embeddings_path(config, "train"),
         "dev_emb": embeddings_path(config, "dev"),
@@ -765,7 +770,7 @@ def cotrain_select_inputs(config: dict, variant: str, seed: int | str, k: int | 
     r, prev = results_dir(config), int(k) - 1
     lm = lm_method_name(config, variant, prev)
     return {
-        "pool": [f"{r}/ingest/unlabelled.{lang}.parquet" for lang in pool_langs(config)],
+        "pool": pool_paths(config),
         "train": f"{r}/ingest/train.parquet",
         "state": [] if prev == 0 else [state_path(config, variant, seed, prev)],
         "lm": [f"{r}/cotrain/pool/{lm}/{seed}/{lang}.parquet" for lang in pool_langs(config)],

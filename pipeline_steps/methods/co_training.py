@@ -2,7 +2,7 @@
 
 Two classifiers see each example through different pre-trained models: f_lm, the fine-tuned
 multilingual LM, and f_emb, a classifier over a multilingual sentence-embedding model (LaBSE's role;
-``cotrain/embedding.py``). Alg. 1, with D the labelled source data and U the unlabelled pool:
+``models/sentence_embedding.py``). Alg. 1, with D the labelled source data and U the unlabelled pool:
 
     U_emb = U_lm = U;  D_emb = D_lm = D
     for s iterations:
