@@ -32,7 +32,7 @@ unit: setup
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile -m "not slow"
 
 test: setup system lint
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile --durations=15
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile --durations=15 -rs
 
 clean:
 	rm -rf results logs .snakemake

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -358,25 +359,32 @@ def test_unknown_backend_and_symmetrization():
 
 
 # ---------------------------------------------------------------------------------------------
-# fast_align: built from XLT_FAST_ALIGN_SOURCE (git URL or directory) at XLT_FAST_ALIGN_COMMIT,
-# or found on PATH. Never faked.
+# fast_align: built from XLT_FAST_ALIGN_SOURCE (git URL or directory) at XLT_FAST_ALIGN_COMMIT, else
+# from ../shared/tools/fast_align-src (the pinned commit's unchanged source; CI always has it), else
+# found on PATH. Never faked.
 
+SHARED_FAST_ALIGN = ROOT.parent / "shared" / "tools" / "fast_align-src"
 NO_FAST_ALIGN = (
-    "fast_align not available: set XLT_FAST_ALIGN_SOURCE (git URL/dir of the fast_align source) and "
-    "XLT_FAST_ALIGN_COMMIT, or put fast_align (and atools) on PATH"
+    f"fast_align not available: {SHARED_FAST_ALIGN} is absent; set XLT_FAST_ALIGN_SOURCE (git URL/dir of "
+    "the fast_align source) and XLT_FAST_ALIGN_COMMIT, or put fast_align (and atools) on PATH"
 )
+
+
+def fast_align_source() -> tuple[str | None, str | None]:
+    """(source, commit) to build fast_align from: the environment's, else the shared source tree."""
+    if os.environ.get("XLT_FAST_ALIGN_SOURCE"):
+        return os.environ["XLT_FAST_ALIGN_SOURCE"], os.environ.get("XLT_FAST_ALIGN_COMMIT")
+    if SHARED_FAST_ALIGN.is_dir():
+        return str(SHARED_FAST_ALIGN), None
+    return None, None
 
 
 @pytest.fixture(scope="module")
 def fast_align_tools(tmp_path_factory) -> dict[str, Path | None]:
-    source = os.environ.get("XLT_FAST_ALIGN_SOURCE")
+    source, commit = fast_align_source()
     if source:
         out = tmp_path_factory.mktemp("fast_align") / "bin" / "fast_align"
-        ctx = StepContext(
-            input={},
-            output={"binary": str(out)},
-            params={"source": source, "commit": os.environ.get("XLT_FAST_ALIGN_COMMIT")},
-        )
+        ctx = StepContext(input={}, output={"binary": str(out)}, params={"source": source, "commit": commit})
         build_fast_align.main(ctx)
         return {"fast_align": out, "atools": out.parent / "atools"}
     found = shutil.which("fast_align")
@@ -387,8 +395,8 @@ def fast_align_tools(tmp_path_factory) -> dict[str, Path | None]:
 
 
 def test_build_fast_align_writes_both_tools(fast_align_tools):
-    if not os.environ.get("XLT_FAST_ALIGN_SOURCE"):
-        pytest.skip("building is only tested with XLT_FAST_ALIGN_SOURCE set")
+    if fast_align_source()[0] is None:
+        pytest.skip(NO_FAST_ALIGN)
     out = fast_align_tools["fast_align"]
     assert os.access(out, os.X_OK) and os.access(fast_align_tools["atools"], os.X_OK)
     assert {p.name for p in out.parent.iterdir()} == {"fast_align", "atools"}  # build dir removed

@@ -308,6 +308,9 @@ def test_a_few_training_steps_on_the_demo_set_lower_the_loss(tiny_cls_model):
     assert pred.shape == (48,) and probs.shape == (48, 3)
     assert probs.sum(axis=1) == pytest.approx(1.0, abs=1e-5) and (pred == probs.argmax(axis=1)).all()
     assert model.training  # predict_cls restores the mode
+    # length-grouped batches give every row the probabilities it gets alone, in the input's order
+    alone_pred, alone = predict_cls(model, enc, batch_size=1)
+    assert alone == pytest.approx(probs, abs=1e-5) and (alone_pred == pred).all()
 
 
 def test_head_initialisation_is_seeded(tiny_cls_model):

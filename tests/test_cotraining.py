@@ -399,6 +399,11 @@ def test_tag_probabilities_belong_to_the_predicted_tags_and_word_vectors_to_firs
     enc = encode(tok, sents, None, None, 12)  # short: the last words of long sentences are cut
     tags, probs = predict_tags(model, enc, [len(s) for s in sents], 2, tok.pad_token_id, with_probs=True)
     assert tags == predict_tags(model, enc, [len(s) for s in sents], 2, tok.pad_token_id)
+    alone, alone_probs = predict_tags(
+        model, enc, [len(s) for s in sents], 1, tok.pad_token_id, with_probs=True
+    )
+    assert alone == tags  # length-grouped batches: each sentence tagged as it is alone, in input order
+    assert all(np.allclose(a, b, atol=1e-5, equal_nan=True) for a, b in zip(alone_probs, probs, strict=True))
     for i, sent in enumerate(sents):
         assert len(probs[i]) == len(sent)
         for w, pos in enumerate(enc.first[i]):

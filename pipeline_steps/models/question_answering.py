@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.models import token_classification as _tc
+from pipeline_steps.models.batching import length_sorted_batches
 from pipeline_steps.train import ShuffledBatches
 
 log = logging.getLogger(__name__)
@@ -378,7 +379,7 @@ def _model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_qa(
     model,
     features: QAFeatures,
@@ -394,14 +395,14 @@ def predict_qa(
     ends = np.full((n, width), -np.inf, dtype=np.float32)
     was_training = model.training
     model.eval()
+    batches = length_sorted_batches(features.attention_mask.sum(axis=1), batch_size)
     try:
-        for lo in tqdm(range(0, n, batch_size), desc=desc, file=sys.stderr, mininterval=5):
-            idx = list(range(lo, min(lo + batch_size, n)))
+        for idx in tqdm(batches, desc=desc, file=sys.stderr, mininterval=5):
             batch = features.batch(idx)
             out = model(**{k: v.to(device) for k, v in _model_inputs(batch).items()})
             w = out.start_logits.shape[1]
-            starts[lo : lo + len(idx), :w] = out.start_logits.float().cpu().numpy()
-            ends[lo : lo + len(idx), :w] = out.end_logits.float().cpu().numpy()
+            starts[idx, :w] = out.start_logits.float().cpu().numpy()
+            ends[idx, :w] = out.end_logits.float().cpu().numpy()
     finally:
         model.train(was_training)
     return starts, ends

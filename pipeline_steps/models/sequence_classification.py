@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pipeline_steps.models.batching import length_sorted_batches
 from pipeline_steps.models.token_classification import pick_rows, with_label_head
 
 log = logging.getLogger(__name__)
@@ -139,23 +140,20 @@ def cls_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits, batch["labels"].to(logits.device))
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_cls(
     model, enc: ClsEncoded, batch_size: int, desc: str = "predict"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted label ids (int64, shape [n]) and class probabilities (float32, shape [n, n_labels])."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive (got {batch_size})")
+    """Predicted label ids (int64, shape [n]) and class probabilities (float32, shape [n, n_labels]);
+    batches of similar length (``length_sorted_batches``), results in ``enc``'s order."""
+    batches = length_sorted_batches([len(r) for r in enc.input_ids], batch_size)
     was_training = model.training
     model.eval()
-    probs: list[np.ndarray] = []
+    p = np.zeros((len(enc), int(model.config.num_labels)), dtype=np.float32)
     try:
-        for lo in tqdm(range(0, len(enc), batch_size), desc=desc, file=sys.stderr, mininterval=5):
-            idx = list(range(lo, min(lo + batch_size, len(enc))))
+        for idx in tqdm(batches, desc=desc, file=sys.stderr, mininterval=5):
             logits = _logits(model, collate(enc, idx)).float()
-            probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
+            p[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
     finally:
         model.train(was_training)
-    n_labels = int(model.config.num_labels)
-    p = np.concatenate(probs) if probs else np.zeros((0, n_labels), dtype=np.float32)
-    return p.argmax(axis=-1).astype(np.int64), p.astype(np.float32)
+    return p.argmax(axis=-1).astype(np.int64), p

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from pipeline_steps.models.batching import length_sorted_batches
 from pipeline_steps.pretrain.que import QUE_TOKEN, add_que_token
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ def collate(enc: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, torch.Te
     return batch
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_tags(
     model,
     enc: Encoded,
@@ -242,12 +243,11 @@ def predict_tags(
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out: list[list[str]] = []
-    out_probs: list[list[float]] = []
-    order = list(range(len(enc)))
+    out: list[list[str]] = [[] for _ in range(len(enc))]
+    out_probs: list[list[float]] = [[] for _ in range(len(enc))]
+    batches = length_sorted_batches([len(r) for r in enc.input_ids], batch_size)
     try:
-        for lo in tqdm(range(0, len(order), batch_size), desc=desc, file=sys.stderr, mininterval=5):
-            idx = order[lo : lo + batch_size]
+        for idx in tqdm(batches, desc=desc, file=sys.stderr, mininterval=5):
             batch = collate(enc, idx, pad_id)
             logits = model(
                 input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
@@ -260,8 +260,7 @@ def predict_tags(
                 for w, pos in enumerate(enc.first[i]):
                     if pos >= 0:
                         tags[w], probs[w] = labels[best[k][pos]], top[k][pos]
-                out.append(tags)
-                out_probs.append(probs)
+                out[i], out_probs[i] = tags, probs
     finally:
         model.train(was_training)
     return (out, out_probs) if with_probs else out
