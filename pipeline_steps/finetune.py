@@ -170,67 +170,39 @@ def train_config(p: dict[str, Any], method: str) -> TrainConfig:
     return TrainConfig(seed=param(p, "seed", int, section=None), desc=f"finetune:{method}", **fields)
 
 
-def main(ctx) -> None:
-    """Rule ``finetune``. input: train, dev (sentences), model (optional folder: the tiny model), extra
-    (optional list of projected artifacts), augmented (optional augmented views, xTune), translations
-    (optional: the translate stage's output as xTune's machine-translation views), teacher
-    (optional model folder, xTune stage 2); output: model (folder), log (train_log).
-
-    params: every key of the config's ``finetune:`` section -- lr, epochs, batch_size, max_length,
-    warmup_ratio, weight_decay, max_grad_norm (null: no clipping), max_steps (null: all epochs),
-    eval_steps (0: only at the end), eval_after, checkpoint_steps (0: only at the end),
-    keep_last_checkpoints (newest checkpoints kept during training), keep_checkpoints (keep them after
-    the final model is saved), device ("auto"), freeze_embeddings -- with no defaults here (a missing
-    key is a ConfigError naming ``finetune.<key>``), plus method, seed, model_name_or_path, scheme,
-    labels, task, target_langs, method_params (see ``pipeline_steps.methods``) and checkpoint_dir
-    (default: ``checkpoints/`` next to the model). Keys in ``NOT_TRAJECTORY`` may change between an
-    interrupted run and its resumption."""
-    p = dict(ctx.params)
-    method = param(p, "method", str, section=None)
-    seed = param(p, "seed", int, section=None)
-    if not p.get("labels"):
-        raise ConfigError("finetune needs params.labels (the label set, e.g. [PER, ORG, LOC, MISC])")
-    task = make_task(param(p, "task", str, section=None), p)
+def train_model(
+    task,
+    p: dict[str, Any],
+    config: TrainConfig,
+    model_path: str,
+    train_df: pd.DataFrame,
+    dev_df: pd.DataFrame | None,
+    ckpt_dir: Path,
+    threads: int,
+    *,
+    extra: Sequence[pd.DataFrame] = (),
+    augmented: pd.DataFrame | None = None,
+    translations: Sequence[pd.DataFrame] = (),
+    teacher: str | None = None,
+    pseudo: pd.DataFrame | None = None,
+) -> tuple[Any, Any, Trainer, Any]:
+    """Fine-tune ``model_path`` for ``task`` with the method ``p["method"]`` on ``train_df`` (and the
+    method's other inputs), selecting on ``dev_df``, checkpointing under ``ckpt_dir`` (a fingerprint of
+    everything that shapes the run: a changed input starts afresh instead of resuming). Returns
+    (model with the selected weights, tokenizer, trainer, the method's TrainResult)."""
+    method, seed = param(p, "method", str, section=None), param(p, "seed", int, section=None)
     batch_size, max_length = param(p, "batch_size", int), param(p, "max_length", int)
-    config = train_config(p, method)
-    freeze, keep_checkpoints = param(p, "freeze_embeddings", bool), param(p, "keep_checkpoints", bool)
-
-    train_df = task.read_labelled(str(ctx.input["train"]), task.examples)
-    shots = method_shots(method)
-    if shots is not None:  # paper 000 App. C: a per-seed sample, a fixed step budget
-        method_params = dict(p.get("method_params") or {})
-        steps = param(method_params, FEW_SHOT_STEPS, int, section="few_shot")
-        p["method_params"] = {k: v for k, v in method_params.items() if k != FEW_SHOT_STEPS}
-        train_df = sample_examples(train_df, shots, seed, method)
-        config = few_shot_config(config, shots, batch_size, steps)
-    dev_path = ctx.input.get("dev")
-    dev_df = task.read_labelled(str(dev_path), task.examples) if dev_path else None
-    extra_paths = input_paths(ctx.input.get("extra"))
-    extra = [task.read_labelled(str(x), task.translated) for x in extra_paths]
-    augmented = read_augmented(input_paths(ctx.input.get("augmented")), task.augmented)
-    translations = [read_artifact(x, task.mt_views) for x in input_paths(ctx.input.get("translations"))]
-    teacher = base_model(ctx.input.get("teacher"), None) if ctx.input.get("teacher") else None
-    pseudo_paths = input_paths(ctx.input.get("pseudo"))
-    pseudo = None
-    if pseudo_paths:  # co-/self-training (paper 002 Alg. 1): f_lm's pseudo-labels of round k
-        pseudo = from_items(
-            pseudo_labelled(read_artifact(pseudo_paths[0], COTRAIN_STATE), "lm"), task.info.kind
-        )
-
-    model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
     tokenizer = load_tokenizer(model_path)
     model = task.load_model(model_path, seed)
-    if freeze:
+    if param(p, "freeze_embeddings", bool):
         log.info("word embeddings frozen: %d parameters not trained", freeze_word_embeddings(model))
-    torch.set_num_threads(cpu_threads(ctx.threads, getattr(model.config, "hidden_size", None)))
+    torch.set_num_threads(cpu_threads(threads, getattr(model.config, "hidden_size", None)))
 
     evaluate = None
     if dev_df is not None and len(dev_df):
         evaluate = task.evaluator(dev_df, tokenizer, batch_size, max_length)
     else:
         log.warning("no dev set: no model selection, the last weights are kept")
-    out_model = Path(ctx.output["model"])
-    ckpt_dir = Path(p.get("checkpoint_dir") or out_model.parent / "checkpoints")
     columns = [c for c in task.columns if c != "lang"]
     fingerprint = {
         "method": method,
@@ -255,15 +227,71 @@ def main(ctx) -> None:
         batch_size=batch_size,
         max_length=max_length,
         seed=seed,
-        extra=extra,
+        extra=list(extra),
         params=p,
         task=task,
         augmented=augmented,
-        translations=translations,
+        translations=list(translations),
         teacher=teacher,
         pseudo=pseudo,
     )
     result = make_method(method, data).fit(model, trainer)
+    return model, tokenizer, trainer, result
+
+
+def main(ctx) -> None:
+    """Rule ``finetune``. input: train, dev (sentences), model (optional folder: the tiny model), extra
+    (optional list of projected artifacts), augmented (optional augmented views, xTune), translations
+    (optional: the translate stage's output as xTune's machine-translation views), teacher
+    (optional model folder, xTune stage 2); output: model (folder), log (train_log).
+
+    params: every key of the config's ``finetune:`` section -- lr, epochs, batch_size, max_length,
+    warmup_ratio, weight_decay, max_grad_norm (null: no clipping), max_steps (null: all epochs),
+    eval_steps (0: only at the end), eval_after, checkpoint_steps (0: only at the end),
+    keep_last_checkpoints (newest checkpoints kept during training), keep_checkpoints (keep them after
+    the final model is saved), device ("auto"), freeze_embeddings -- with no defaults here (a missing
+    key is a ConfigError naming ``finetune.<key>``), plus method, seed, model_name_or_path, scheme,
+    labels, task, target_langs, method_params (see ``pipeline_steps.methods``) and checkpoint_dir
+    (default: ``checkpoints/`` next to the model). Keys in ``NOT_TRAJECTORY`` may change between an
+    interrupted run and its resumption."""
+    p = dict(ctx.params)
+    method = param(p, "method", str, section=None)
+    seed = param(p, "seed", int, section=None)
+    if not p.get("labels"):
+        raise ConfigError("finetune needs params.labels (the label set, e.g. [PER, ORG, LOC, MISC])")
+    task = make_task(param(p, "task", str, section=None), p)
+    batch_size, max_length = param(p, "batch_size", int), param(p, "max_length", int)
+    config = train_config(p, method)
+    keep_checkpoints = param(p, "keep_checkpoints", bool)
+
+    train_df = task.read_labelled(str(ctx.input["train"]), task.examples)
+    shots = method_shots(method)
+    if shots is not None:  # paper 000 App. C: a per-seed sample, a fixed step budget
+        method_params = dict(p.get("method_params") or {})
+        steps = param(method_params, FEW_SHOT_STEPS, int, section="few_shot")
+        p["method_params"] = {k: v for k, v in method_params.items() if k != FEW_SHOT_STEPS}
+        train_df = sample_examples(train_df, shots, seed, method)
+        config = few_shot_config(config, shots, batch_size, steps)
+    dev_path = ctx.input.get("dev")
+    dev_df = task.read_labelled(str(dev_path), task.examples) if dev_path else None
+    extra_paths = input_paths(ctx.input.get("extra"))
+    extra = [task.read_labelled(str(x), task.translated) for x in extra_paths]
+    augmented = read_augmented(input_paths(ctx.input.get("augmented")), task.augmented)
+    translations = [read_artifact(x, task.mt_views) for x in input_paths(ctx.input.get("translations"))]
+    teacher = base_model(ctx.input.get("teacher"), None) if ctx.input.get("teacher") else None
+    pseudo_paths = input_paths(ctx.input.get("pseudo"))
+    pseudo = None
+    if pseudo_paths:  # co-/self-training (paper 002 Alg. 1): f_lm's pseudo-labels of round k
+        pseudo = from_items(
+            pseudo_labelled(read_artifact(pseudo_paths[0], COTRAIN_STATE), "lm"), task.info.kind
+        )
+
+    model_path = base_model(ctx.input.get("model"), p.get("model_name_or_path"))
+    ckpt_dir = Path(p.get("checkpoint_dir") or Path(ctx.output["model"]).parent / "checkpoints")
+    inputs = {"extra": extra, "augmented": augmented, "translations": translations, "teacher": teacher}
+    model, tokenizer, trainer, result = train_model(
+        task, p, config, model_path, train_df, dev_df, ckpt_dir, ctx.threads, pseudo=pseudo, **inputs
+    )
     train_log = trainer.log
     meta = {
         "method": method,
@@ -277,7 +305,7 @@ def main(ctx) -> None:
         "max_length": max_length,
         "phases": phase_steps(trainer.results),
     }
-    save_model_dir(model, tokenizer, out_model, meta)
+    save_model_dir(model, tokenizer, ctx.output["model"], meta)
     write_artifact(train_log, ctx.output["log"], TRAIN_LOG)
     if not keep_checkpoints:
         remove_checkpoints(ckpt_dir, [r.phase for r in trainer.results])

@@ -750,18 +750,24 @@ def embeddings_path(config: dict, name: str) -> str:
 
 
 def cotrain_emb_inputs(config: dict, variant: str, seed: int | str, k: int | str) -> dict[str, Any]:
-    """f_emb of round ``k``: the examples and their vectors, and the state of round ``k`` (none for 0)."""
+    """f_emb of round ``k``: the examples and their vectors (with ``embedding.fine_tune``: the encoder
+    folder the workflow builds, if it builds it), and the state of round ``k`` (none for 0)."""
     r, pools, tests = results_dir(config), pool_langs(config), test_langs(config)
-    return {
+    inputs = {
         "train": f"{r}/ingest/train.parquet",
         "dev": f"{r}/ingest/dev.parquet",
         "pool": pool_paths(config),
         "test": [f"{r}/ingest/test.{lang}.parquet" for lang in tests],
+        "state": [] if int(k) == 0 else [state_path(config, variant, seed, k)],
+    }
+    if config["cotrain"]["embedding"]["fine_tune"]:
+        return {**inputs, "encoder": embedding_inputs(config)}
+    return {
+        **inputs,
         "train_emb": embeddings_path(config, "train"),
         "dev_emb": embeddings_path(config, "dev"),
         "pool_emb": [embeddings_path(config, f"unlabelled.{lang}") for lang in pools],
         "test_emb": [embeddings_path(config, f"test.{lang}") for lang in tests],
-        "state": [] if int(k) == 0 else [state_path(config, variant, seed, k)],
     }
 
 
@@ -811,12 +817,21 @@ def embed_params(config: dict) -> dict[str, Any]:
 
 @rule_params
 def cotrain_emb_params(config: dict) -> dict[str, Any]:
-    return {
+    """f_emb's settings: its head's, or (``embedding.fine_tune``) the finetune params with the
+    embedding encoder as the starting model."""
+    params = {
         "task_kind": task_kind(config),
         "labels": list(config["labels"]),
         "scheme": config["scheme"],
         "confidence": config["cotrain"]["confidence"],
-        "head": dict(config["cotrain"]["head"]),
+    }
+    if not config["cotrain"]["embedding"]["fine_tune"]:
+        return {**params, "head": dict(config["cotrain"]["head"])}
+    return {
+        **params,
+        "fine_tune": True,
+        "finetune": {**finetune_params(config), "model_name_or_path": embedding_encoder(config)},
+        "predict_batch_size": config["predict"]["batch_size"],
     }
 
 
@@ -877,7 +892,10 @@ def _check_cotrain(config: dict) -> None:
         raise ConfigError(
             f"methods: {variants} run on classification and tagging; task {config['task']!r} is {kind}"
         )
-    if kind == "tagging" and config["cotrain"]["embedding"]["kind"] != "hf":
+    emb = config["cotrain"]["embedding"]
+    if emb["fine_tune"] and emb["kind"] != "hf":
+        raise ConfigError("cotrain.embedding.fine_tune needs kind hf (USE is not fine-tunable here)")
+    if kind == "tagging" and emb["kind"] != "hf":
         raise ConfigError(
             "cotrain.embedding.kind: tagging needs word vectors, i.e. kind hf (a Hugging Face encoder)"
         )

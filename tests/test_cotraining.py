@@ -525,3 +525,101 @@ def test_f_emb_names_the_example_without_an_embedding(tmp_path):
         emb.main(ctx)
     assert err.value.path == dev_emb and err.value.field == "id"  # the dev set's embeddings file
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------- a fine-tuned f_emb (option)
+
+
+def test_a_fine_tuned_f_emb_is_trained_and_predicts_exactly_as_f_lm_would(tmp_path):
+    """``cotrain.embedding.fine_tune``: f_emb = the embedding encoder fine-tuned like f_lm. From the same
+    encoder, data and schedule it must give the pool exactly the tags and confidences that the finetune
+    + predict_pool steps give, and it must have learnt (entities found on the test set)."""
+    from _helpers_model import FINETUNE_SETTINGS, write_sentences
+
+    from pipeline_steps import finetune
+    from pipeline_steps.cotrain import emb, pool
+    from pipeline_steps.evaluate import f1 as entity_f1
+    from pipeline_steps.io import read_artifact
+    from pipeline_steps.runner import StepContext
+    from pipeline_steps.schemas import EMB_PREDICTIONS, POOL_PREDICTIONS
+
+    tiny = toy_tiny_model(tmp_path)
+    train = write_sentences(toy_sentences("en", 40), tmp_path / "train.parquet")
+    dev = write_sentences(toy_sentences("en", 10, split="dev"), tmp_path / "dev.parquet")
+    unlabelled = toy_sentences("de", 8, split="unlabelled").assign(tags=None)
+    pool_path = write_sentences(unlabelled, tmp_path / "pool.parquet")
+    test = write_sentences(toy_sentences("de", 8, split="test"), tmp_path / "test.parquet")
+    labels = ["PER", "LOC", "ORG"]
+    ft = {
+        **FINETUNE_SETTINGS,
+        "task": "ner",
+        "labels": labels,
+        "scheme": "bio",
+        "model_name_or_path": tiny,
+        "method_params": {},
+        "lr": 5e-3,
+        "epochs": 5,
+        "max_steps": 30,
+        "eval_steps": 10,
+        "checkpoint_steps": 10,
+    }
+    out = tmp_path / "emb" / "emb.iter0.parquet"
+    emb.main(
+        StepContext(
+            input={
+                "train": train,
+                "dev": dev,
+                "pool": [pool_path],
+                "test": [test],
+                "state": [],
+                "encoder": [],
+            },
+            output={"predictions": str(out)},
+            params={
+                "task_kind": "tagging",
+                "labels": labels,
+                "scheme": "bio",
+                "confidence": "min",
+                "seed": 13,
+                "variant": "base",
+                "iteration": 0,
+                "fine_tune": True,
+                "finetune": ft,
+                "predict_batch_size": 4,
+            },
+        )
+    )
+    got = read_artifact(out, EMB_PREDICTIONS)
+    assert not out.with_suffix(".checkpoints").exists()  # keep_checkpoints: false
+    assert list(got["split"].value_counts().sort_index().items()) == [("test", 8), ("unlabelled", 8)]
+
+    lm = tmp_path / "lm"
+    finetune.main(
+        StepContext(
+            input={"train": train, "dev": dev, "model": []},
+            output={"model": str(lm / "model"), "log": str(lm / "log.parquet")},
+            params={**ft, "method": "zero_shot", "seed": 13},
+        )
+    )
+    pool_out = tmp_path / "lm_pool.parquet"
+    pool.main(
+        StepContext(
+            input={"model": str(lm / "model"), "examples": pool_path},
+            output={"predictions": str(pool_out)},
+            params={
+                **ft,
+                "method": "zero_shot",
+                "seed": 13,
+                "batch_size": 4,
+                "confidence": "min",
+                "device": "cpu",
+            },
+        )
+    )
+    lm_pool = read_artifact(pool_out, POOL_PREDICTIONS).set_index("id")
+    emb_pool = got[got["split"] == "unlabelled"].set_index("id")
+    assert emb_pool["pred"].to_dict() == lm_pool["pred"].to_dict()
+    assert np.allclose(emb_pool["score"], lm_pool.loc[emb_pool.index, "score"], atol=1e-6)
+    tested = got[got["split"] == "test"]
+    gold = [g.split(" ") for g in tested["gold"]]
+    assert entity_f1(gold, [p.split(" ") for p in tested["pred"]]) > 0.5

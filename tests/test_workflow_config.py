@@ -347,6 +347,22 @@ def test_cotraining_rounds_chain_the_right_models_and_states():
     assert wfc.method_params(changed, "co_training")["lambda_la"] == 0.1
 
 
+def test_a_fine_tuned_f_emb_needs_no_vectors_and_trains_on_the_finetune_schedule():
+    config = wfc.prepare(yaml.safe_load((ROOT / "config" / "demo-cls.yaml").read_text()), ROOT)
+    frozen_inputs = wfc.cotrain_emb_inputs(config, "co_training", 13, 1)
+    assert "train_emb" in frozen_inputs and "fine_tune" not in wfc.cotrain_emb_params(config)
+    config["cotrain"]["embedding"].update(kind="hf", fine_tune=True)
+    inputs = wfc.cotrain_emb_inputs(config, "co_training", 13, 1)
+    assert not any(key.endswith("_emb") for key in inputs)  # no embed jobs
+    assert inputs["state"] == frozen_inputs["state"] and inputs["encoder"] == [wfc.tiny_model_dir(config)]
+    params = wfc.cotrain_emb_params(config)
+    assert "head" not in params and params["finetune"]["lr"] == config["finetune"]["lr"]
+    assert params["finetune"]["model_name_or_path"] == wfc.tiny_model_dir(config)
+    config["cotrain"]["embedding"]["kind"] = "use"
+    with pytest.raises(ConfigError, match="fine_tune needs kind hf"):
+        wfc.check(config)
+
+
 def test_classification_labels_may_be_any_names():
     config = yaml.safe_load((ROOT / "config" / "demo-cls.yaml").read_text())
     config["labels"] = ["science/technology", "not entailed", "entailment"]

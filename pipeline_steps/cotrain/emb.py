@@ -1,6 +1,7 @@
 """Rule ``cotrain_emb``: f_emb of round k (paper 002 Alg. 1) -- its softmax head trained on D plus the
 pseudo-labels its training set holds after round k, then its predictions on the pool U (for round
-k+1) and on the test sets (for the per-round plot).
+k+1) and on the test sets (for the per-round plot). With ``cotrain.embedding.fine_tune`` the encoder is
+fine-tuned with its head instead of frozen (``fine_tuned``).
 
 Classification: one example = its sentence (pair) features, one class. Tagging: one training row per
 word (its vector from the frozen encoder, its tag); the head is selected on the dev set's entity F1,
@@ -11,18 +12,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline_steps.cotrain import TAGGING, read_items
+from pipeline_steps.cotrain import TAGGING, from_items, read_items
+from pipeline_steps.cotrain.pool import predict_items
 from pipeline_steps.errors import ArtifactError
 from pipeline_steps.evaluate import f1 as entity_f1
+from pipeline_steps.finetune import remove_checkpoints, train_config, train_model
 from pipeline_steps.io import input_paths, read_artifact, read_artifacts, write_artifact
 from pipeline_steps.methods.co_training import pseudo_labelled, sentence_confidence
 from pipeline_steps.models.sentence_embedding import HeadConfig, pair_features, predict_head, train_head
 from pipeline_steps.schemas import COTRAIN_STATE, EMB_PREDICTIONS, EMBEDDINGS
 from pipeline_steps.tags import label_set
+from pipeline_steps.tasks import make_task
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +126,54 @@ def fit_and_predict(
     return out, info
 
 
+def fine_tuned(
+    p: dict,
+    kind: str,
+    train: pd.DataFrame,
+    dev: pd.DataFrame,
+    targets: dict[str, pd.DataFrame],
+    ckpt_dir: Path,
+    threads: int,
+) -> tuple[dict[str, tuple[list[str], list[float]]], dict]:
+    """``cotrain.embedding.fine_tune``: f_emb is the embedding encoder fine-tuned end to end with the
+    task's head, as f_lm is (``finetune.train_model``, method zero_shot, the ``finetune`` schedule in
+    ``p["finetune"]``), on f_emb's training set and selected on ``dev``; it then predicts each frame
+    of ``targets`` as f_lm predicts the pool (``pool.predict_items``). Returns what
+    ``fit_and_predict`` returns (the best step in ``best_epoch``)."""
+    fp = {**p["finetune"], "seed": int(p["seed"]), "method": "zero_shot"}
+    task = make_task(str(fp["task"]), fp)
+    model, tokenizer, trainer, result = train_model(
+        task,
+        fp,
+        train_config(fp, "zero_shot"),
+        str(fp["model_name_or_path"]),
+        from_items(train, kind),
+        from_items(dev, kind),
+        ckpt_dir,
+        threads,
+    )
+    if not fp["keep_checkpoints"]:
+        remove_checkpoints(ckpt_dir, [r.phase for r in trainer.results])
+    settings = {
+        "batch_size": p["predict_batch_size"],
+        "max_length": fp["max_length"],
+        "confidence": p["confidence"],
+    }
+    predicted = {
+        name: predict_items(task, model, tokenizer, items, settings)
+        for name, items in targets.items()
+        if len(items)
+    }
+    return predicted, {"best_epoch": result.best_step, "best_dev_accuracy": result.best_f1}
+
+
 def main(ctx) -> None:
     """input: train, dev, pool, test (examples), train_emb, dev_emb, pool_emb, test_emb (embeddings),
     state (cotrain_state of round k; absent for k = 0: f_emb on D alone); output: predictions
     (emb_predictions). params: task_kind, labels (tagging: entity types, tags by scheme), scheme,
-    confidence, seed, variant, iteration, head (``cotrain.head``)."""
+    confidence, seed, variant, iteration, head (``cotrain.head``); with ``fine_tune`` (then no
+    ``*_emb`` inputs) also finetune (the finetune params of the encoder, ``fine_tuned``) and
+    predict_batch_size."""
     p = ctx.params
     kind, labels = str(p["task_kind"]), list(p["labels"])
     if kind == TAGGING:  # the head predicts tags (O, B-PER, ...) of the configured entity types
@@ -136,38 +184,43 @@ def main(ctx) -> None:
     if state:
         pseudo = pseudo_labelled(read_artifact(state[0], COTRAIN_STATE), "emb")
         train = pd.concat([train, pseudo], ignore_index=True)
-    files = {
-        "train": input_paths(ctx.input["train_emb"]),
-        "dev": input_paths(ctx.input["dev_emb"]),
-        "unlabelled": input_paths(ctx.input.get("pool_emb")),
-        "test": input_paths(ctx.input.get("test_emb")),
-    }
-    emb = read_artifacts([f for group in files.values() for f in group], EMBEDDINGS)
     targets = {
         "unlabelled": read_items(input_paths(ctx.input.get("pool")), kind),
         "test": read_items(input_paths(ctx.input.get("test")), kind),
     }
-    h = p["head"]
-    config = HeadConfig(int(h["epochs"]), float(h["lr"]), int(h["batch_size"]), float(h["weight_decay"]))
     seed, k = int(p["seed"]), int(p["iteration"])
-    predicted, info = fit_and_predict(
-        kind,
-        labels,
-        emb,
-        train,
-        dev,
-        targets,
-        config,
-        seed,
-        str(p["confidence"]),
-        str(p["scheme"]),
-        {name: ", ".join(group) for name, group in files.items()},
-    )
+    if p.get("fine_tune"):
+        ckpt_dir = Path(ctx.output["predictions"]).with_suffix(".checkpoints")
+        predicted, info = fine_tuned(p, kind, train, dev, targets, ckpt_dir, ctx.threads)
+    else:
+        files = {
+            "train": input_paths(ctx.input["train_emb"]),
+            "dev": input_paths(ctx.input["dev_emb"]),
+            "unlabelled": input_paths(ctx.input.get("pool_emb")),
+            "test": input_paths(ctx.input.get("test_emb")),
+        }
+        emb = read_artifacts([f for group in files.values() for f in group], EMBEDDINGS)
+        h = p["head"]
+        config = HeadConfig(int(h["epochs"]), float(h["lr"]), int(h["batch_size"]), float(h["weight_decay"]))
+        predicted, info = fit_and_predict(
+            kind,
+            labels,
+            emb,
+            train,
+            dev,
+            targets,
+            config,
+            seed,
+            str(p["confidence"]),
+            str(p["scheme"]),
+            {name: ", ".join(group) for name, group in files.items()},
+        )
     log.info(
-        "f_emb iteration %d: %d training examples, dev score %.4f (epoch %d)",
+        "f_emb iteration %d: %d training examples, dev score %.4f (%s %d)",
         k,
         len(train),
         info["best_dev_accuracy"],
+        "step" if p.get("fine_tune") else "epoch",
         info["best_epoch"],
     )
     frames = []

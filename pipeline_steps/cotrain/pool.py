@@ -22,6 +22,22 @@ from pipeline_steps.tasks import make_task
 log = logging.getLogger(__name__)
 
 
+def predict_items(task, model, tokenizer, items: pd.DataFrame, p: dict) -> tuple[list[str], list[float]]:
+    """Each item's (``as_items`` form) predicted label and confidence: the class and its probability,
+    or the space-joined tags and ``p["confidence"]`` (min or mean) of the words' tag probabilities.
+    params used: batch_size, max_length, confidence."""
+    batch_size, max_length = int(p["batch_size"]), int(p["max_length"])
+    if task.info.kind != TAGGING:
+        pred, score = task.predict(model, items, tokenizer, batch_size, max_length)
+        return list(pred), [float(x) for x in score]
+    tokens = [t.split(" ") for t in items["text_a"]]
+    enc = encode(tokenizer, tokens, None, None, max_length, que=task.que)
+    tags, probs = predict_tags(
+        model, enc, [len(t) for t in tokens], batch_size, int(tokenizer.pad_token_id), with_probs=True
+    )
+    return [" ".join(t) for t in tags], [sentence_confidence(x, p["confidence"]) for x in probs]
+
+
 def main(ctx) -> None:
     """input: model (a fine-tuned folder), examples (the pool: cls_examples or sentences); output:
     predictions (pool_predictions). params: task, labels, scheme, que_token, qa, method, seed,
@@ -30,23 +46,13 @@ def main(ctx) -> None:
     task = make_task(p["task"], p)
     kind = task.info.kind
     path, model_dir = str(ctx.input["examples"]), str(ctx.input["model"])
-    batch_size, max_length = int(p["batch_size"]), int(p["max_length"])
-    pool = read_artifact(path, examples_artifact(kind))
+    pool = as_items(read_artifact(path, examples_artifact(kind)), kind, path)
     if kind == TAGGING:
         model, tokenizer = load_tagger(model_dir, task.que, p["scheme"], ctx.threads, p["device"])
-        tokens = [list(t) for t in pool["tokens"]]
-        enc = encode(tokenizer, tokens, None, None, max_length, que=task.que)
-        tags, probs = predict_tags(
-            model, enc, [len(t) for t in tokens], batch_size, int(tokenizer.pad_token_id), with_probs=True
-        )
-        items = as_items(pool.assign(tags=tags), kind, path)
-        pred, score = list(items["label"]), [sentence_confidence(x, p["confidence"]) for x in probs]
     else:
         model, tokenizer = load_for_task(task, model_dir, int(p["seed"]), ctx.threads, p["device"])
-        pred, score = task.predict(model, pool, tokenizer, batch_size, max_length)
-    out = pd.DataFrame(
-        {"id": pool["id"], "lang": pool["lang"], "pred": list(pred), "score": [float(x) for x in score]}
-    )
+    pred, score = predict_items(task, model, tokenizer, pool, p)
+    out = pd.DataFrame({"id": pool["id"], "lang": pool["lang"], "pred": pred, "score": score})
     out["method"], out["seed"] = p["method"], int(p["seed"])
     write_artifact(out, ctx.output["predictions"], POOL_PREDICTIONS)
     log.info("f_lm %s predicted %d pool items of %s", model_dir, len(out), path)
