@@ -11,6 +11,7 @@ saved.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -33,7 +34,7 @@ from pipeline_steps.methods.co_training import pseudo_labelled
 from pipeline_steps.models.token_classification import freeze_word_embeddings, load_tokenizer
 from pipeline_steps.schemas import COTRAIN_STATE, TRAIN_LOG, Artifact
 from pipeline_steps.tasks import make_task
-from pipeline_steps.train import TrainConfig, Trainer, cpu_threads
+from pipeline_steps.train import TrainConfig, Trainer, cpu_threads, distributed
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ TRAIN_KEYS: dict[str, tuple[type, bool]] = {
     "checkpoint_steps": (int, False),
     "keep_last_checkpoints": (int, False),
     "device": (str, False),
+    "precision": (str, False),
 }
 
 
@@ -240,10 +242,40 @@ def train_model(
 
 
 def main(ctx) -> None:
-    """Rule ``finetune``. input: train, dev (sentences), model (optional folder: the tiny model), extra
-    (optional list of projected artifacts), augmented (optional augmented views, xTune), translations
-    (optional: the translate stage's output as xTune's machine-translation views), teacher
-    (optional model folder, xTune stage 2); output: model (folder), log (train_log).
+    """Rule ``finetune``: ``run`` in this process, or data-parallel in N processes when the job has
+    ``gpu: N > 1`` in its resources (one per GPU; gloo processes on a machine without CUDA;
+    ``train/distributed.py``)."""
+    world = int(ctx.resources.get("gpu") or 1)
+    if world > 1 and distributed.current().world == 1:
+        log.info("fine-tuning data-parallel in %d processes", world)
+        distributed.launch(_run_process, world, ctx)
+    else:
+        run(ctx)
+
+
+def _run_process(ctx) -> None:
+    """One process of a data-parallel run: its log lines (process 0: all, the others: warnings) go to
+    the job's log, its CPU threads are its share of the job's."""
+    from pipeline_steps.runner import configure_logging
+
+    group = distributed.current()
+    ctx = dataclasses.replace(ctx, threads=max(1, ctx.threads // group.world))
+    with contextlib.ExitStack() as stack:
+        if ctx.log:
+            stream = stack.enter_context(open(ctx.log, "a", encoding="utf-8", buffering=1))
+            stack.enter_context(contextlib.redirect_stderr(stream))
+            configure_logging(stream)
+        if not group.main:
+            logging.getLogger().setLevel(logging.WARNING)
+        run(ctx)
+
+
+def run(ctx) -> None:
+    """Fine-tune (rule ``finetune``). input: train, dev (sentences), model (optional folder: the tiny
+    model), extra (optional list of projected artifacts), augmented (optional augmented views, xTune),
+    translations (optional: the translate stage's output as xTune's machine-translation views), teacher
+    (optional model folder, xTune stage 2), pseudo (optional co-training state); output: model
+    (folder), log (train_log).
 
     params: every key of the config's ``finetune:`` section -- lr, epochs, batch_size, max_length,
     warmup_ratio, weight_decay, max_grad_norm (null: no clipping), max_steps (null: all epochs),
@@ -305,6 +337,8 @@ def main(ctx) -> None:
         "max_length": max_length,
         "phases": phase_steps(trainer.results),
     }
+    if not distributed.current().main:
+        return  # process 0 writes
     save_model_dir(model, tokenizer, ctx.output["model"], meta)
     write_artifact(train_log, ctx.output["log"], TRAIN_LOG)
     if not keep_checkpoints:

@@ -23,7 +23,8 @@ log = logging.getLogger("xlt")
 
 @dataclass
 class StepContext:
-    """What a step gets from its rule: named inputs/outputs (paths), params, wildcards, threads."""
+    """What a step gets from its rule: named inputs/outputs (paths), params, wildcards, threads, the
+    job's resources (e.g. ``gpu``: a finetune job with more than one trains data-parallel)."""
 
     input: dict[str, Any]
     output: dict[str, Any]
@@ -31,6 +32,7 @@ class StepContext:
     wildcards: dict[str, str] = field(default_factory=dict)
     threads: int = 1
     log: str | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
 
 
 def _named(namedlist: Any) -> dict[str, Any]:
@@ -64,6 +66,7 @@ def context_from_snakemake(smk: Any) -> StepContext:
         wildcards=dict(smk.wildcards.items()),
         threads=int(smk.threads),
         log=str(smk.log[0]) if len(smk.log) else None,
+        resources={k: v for k, v in smk.resources.items() if not k.startswith("_")},
     )
 
 

@@ -492,6 +492,7 @@ def pretrain_params(config: dict) -> dict[str, Any]:
         "model_name_or_path": config["model"]["name_or_path"],
         "seed": config["seeds"][0],
         "device": config["finetune"]["device"],
+        "precision": config["finetune"]["precision"],
         "checkpoint_dir": f"{results_dir(config)}/pretrain/checkpoints/{pretrain_fingerprint(config)}",
     }
 

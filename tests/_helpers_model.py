@@ -174,6 +174,7 @@ TRAIN_SETTINGS = {
     "checkpoint_steps": 0,
     "keep_last_checkpoints": 2,
     "device": "auto",
+    "precision": "bf16",
 }
 
 

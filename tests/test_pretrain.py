@@ -94,6 +94,7 @@ def config(**changes) -> TrainConfig:
         checkpoint_steps=2,
         keep_last_checkpoints=2,
         device="cpu",
+        precision="bf16",
     )
     return TrainConfig(**{**base, **changes})
 
@@ -210,6 +211,7 @@ def run_step(tiny, examples, tmp_path, **params) -> Path:
         "model_name_or_path": tiny,
         "seed": 13,
         "device": "cpu",
+        "precision": "bf16",
         "checkpoint_dir": str(tmp_path / "ckpt"),
         "losses": {"clism": True, "cacr": True, "mlm": True},
         "mlm_probability": 0.15,

@@ -48,6 +48,8 @@ class SupervisedTagging(ShuffledBatches):
     """Recipe of paper 001 Eq. 3 over a labelled set: shuffled mini-batches (order seeded by
     (seed, epoch)), loss ``tagging_loss``."""
 
+    data_parallel = True  # the loss is a mean over sentences (train/distributed.py)
+
     def __init__(self, enc: Encoded, batch_size: int, seed: int, pad_id: int):
         if enc.labels is None:
             raise ValueError("SupervisedTagging needs labelled encodings")

@@ -423,6 +423,8 @@ class SupervisedQA(ShuffledBatches):
     """Recipe for the shared loop (``pipeline_steps.train``): shuffled mini-batches of labelled windows
     (order seeded by (seed, epoch)), loss ``qa_loss``."""
 
+    data_parallel = True  # the loss is a mean over windows (train/distributed.py)
+
     def __init__(self, features: QAFeatures, batch_size: int, seed: int):
         if features.start_positions is None:
             raise ValueError("SupervisedQA needs labelled features (encode_qa with answers)")

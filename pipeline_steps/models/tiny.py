@@ -203,6 +203,7 @@ def build_tiny_model(texts: Sequence[str], out_dir: str | os.PathLike, settings:
                 eval_after=0,
                 checkpoint_steps=0,
                 keep_last_checkpoints=1,
+                precision="fp32",
                 device="cpu",
                 desc="tiny-mlm",
             ),

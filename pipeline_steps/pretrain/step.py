@@ -122,6 +122,7 @@ def main(ctx) -> None:
         checkpoint_steps=param(p, "checkpoint_steps", int, section=SECTION),
         keep_last_checkpoints=2,
         device=param(p, "device", str, section="finetune"),
+        precision=param(p, "precision", str, section="finetune"),
         desc="pretrain",
     )
     ckpt_dir = param(p, "checkpoint_dir", str, section=None)

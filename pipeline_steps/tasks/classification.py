@@ -35,6 +35,8 @@ from pipeline_steps.train import ShuffledBatches
 class SupervisedClassification(ShuffledBatches):
     """Recipe: shuffled mini-batches of labelled examples (order seeded by (seed, epoch)), cross-entropy."""
 
+    data_parallel = True  # the loss is a mean over examples (train/distributed.py)
+
     def __init__(self, enc: ClsEncoded, batch_size: int, seed: int):
         if enc.labels is None:
             raise ValueError("SupervisedClassification needs labelled encodings")

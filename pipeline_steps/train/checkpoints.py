@@ -100,8 +100,10 @@ class Checkpoints:
         best: dict[str, torch.Tensor] | None,
         *,
         finished: bool,
+        rng: list[dict[str, Any]] | None = None,
     ) -> Path:
-        """Write the checkpoint of ``state`` (the loop's position: ``step``, ``epoch``, ...)."""
+        """Write the checkpoint of ``state`` (the loop's position: ``step``, ``epoch``, ...); ``rng``: the
+        RNG states of every process of a data-parallel run (default: this process's)."""
         self.root.mkdir(parents=True, exist_ok=True)
         name = f"step-{int(state['step']):08d}"
         final = self.root / name
@@ -112,7 +114,7 @@ class Checkpoints:
             "model": cpu_state_dict(model),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "rng": rng_state(),
+            "rng": rng if rng is not None else rng_state(),
             "state": state,
             "digest": self.digest,
         }

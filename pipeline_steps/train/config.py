@@ -19,13 +19,14 @@ from pipeline_steps.errors import ConfigError
 
 # fields that do not change what is trained: left out of the fingerprint a resumed run must match
 NOT_IN_FINGERPRINT = frozenset({"checkpoint_steps", "keep_last_checkpoints", "device", "desc"})
+PRECISIONS = ("bf16", "fp32")
 
 
 @dataclass(kw_only=True)
 class TrainConfig:
     """Optimisation settings of one training run (one phase).
 
-    The first twelve fields are the ``finetune:`` config keys of the same name (plus the run's seed)."""
+    The first thirteen fields are the ``finetune:`` config keys of the same name (plus the run's seed)."""
 
     seed: int
     lr: float
@@ -39,11 +40,14 @@ class TrainConfig:
     checkpoint_steps: int  # 0: checkpoint only at the end
     keep_last_checkpoints: int  # newest checkpoints kept during training (>= 1)
     device: str  # "auto": CUDA when visible, else the CPU
+    precision: str  # bf16: bfloat16 autocast on CUDA (fp32 on the CPU) | fp32
     optimizer: str = "adamw"  # adamw | sgd
     schedule: str = "linear"  # linear (warm-up then linear decay to 0) | constant (warm-up then flat)
     desc: str = "train"  # progress-bar label
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS} (got {self.precision!r})")
         if self.keep_last_checkpoints < 1:
             raise ConfigError(f"keep_last_checkpoints must be at least 1 (got {self.keep_last_checkpoints})")
 

@@ -11,6 +11,7 @@ step (``schemas.TRAIN_LOG``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -27,9 +28,16 @@ from tqdm import tqdm
 
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.schemas import TRAIN_LOG
-from pipeline_steps.train.checkpoints import Checkpoints, cpu_state_dict, set_rng_state
+from pipeline_steps.train import distributed
+from pipeline_steps.train.checkpoints import Checkpoints, cpu_state_dict, rng_state, set_rng_state
 from pipeline_steps.train.config import TrainConfig, make_optimizer, make_scheduler
-from pipeline_steps.train.determinism import deterministic, resolve_device, seed_everything, to_device
+from pipeline_steps.train.determinism import (
+    derive_seed,
+    deterministic,
+    resolve_device,
+    seed_everything,
+    to_device,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +132,14 @@ def loss_terms(recipe: Recipe) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in last.items()} if last else None
 
 
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast of the forward and backward passes on CUDA with ``precision: bf16``; nothing
+    on the CPU (fp32 there: bf16 matmuls are slower on most CPUs and would change the CPU results)."""
+    if device.type == "cuda" and precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def _should(step: int, every: int, total: int, after: int = 0) -> bool:
     return step == total or (every > 0 and step % every == 0 and step >= after)
 
@@ -152,7 +168,9 @@ def train(
 def _train(
     model, recipe, config, device, checkpoint_dir, evaluate, fingerprint, on_step, phase
 ) -> TrainResult:
-    seed_everything(config.seed)
+    group = distributed.current()
+    distributed.check_recipe(recipe, group)
+    seed_everything(config.seed if group.main else derive_seed(config.seed, group.rank))  # own dropout
     model.to(device)
     model.train()
     optimizer = make_optimizer(model, config)
@@ -172,7 +190,8 @@ def _train(
             model.load_state_dict(payload["model"])
             optimizer.load_state_dict(payload["optimizer"])
             scheduler.load_state_dict(payload["scheduler"])
-            set_rng_state(payload["rng"])
+            rng = payload["rng"]
+            set_rng_state(rng[group.rank] if isinstance(rng, list) else rng)
             state = LoopState.restore(payload["state"])
             resumed_from = state.step
             log.info("resuming from step %d (%s)", state.step, path)
@@ -189,7 +208,13 @@ def _train(
                     break
                 model.train()
                 optimizer.zero_grad(set_to_none=True)
-                loss = _backward(recipe, model, to_device(batch, device))
+                if group.world > 1:
+                    batch, rows, batch_rows = distributed.shard(batch, group)
+                with autocast(device, config.precision):
+                    loss = _backward(recipe, model, to_device(batch, device))
+                if group.world > 1:
+                    distributed.average_gradients(model, rows, batch_rows)
+                    loss = distributed.weighted_mean(loss, rows, batch_rows, device)
                 if not math.isfinite(loss):
                     raise FloatingPointError(
                         f"loss is {loss} at step {state.step + 1}; lower the learning rate"
@@ -213,23 +238,28 @@ def _train(
                     "terms": loss_terms(recipe),
                 }
                 if evaluate is not None and _should(state.step, config.eval_steps, total, config.eval_after):
-                    f1 = float(evaluate(model))
+                    f1 = float(evaluate(model)) if group.main else None
+                    f1 = distributed.broadcast(f1) if group.world > 1 else f1
                     model.train()
                     row["dev_f1"] = f1
                     log.info("step %d: loss %.4f, dev score %.4f", state.step, loss, f1)
                     if state.best_f1 is None or f1 >= state.best_f1:  # ties: the later, longer-trained model
                         state.best_f1, state.best_step = f1, state.step
-                        best = cpu_state_dict(model)
+                        best = cpu_state_dict(model) if group.main else None
                 state.rows.append(row)
                 if ckpts is not None and _should(state.step, config.checkpoint_steps, total):
-                    ckpts.save(
-                        model,
-                        optimizer,
-                        scheduler,
-                        dataclasses.asdict(state),
-                        best,
-                        finished=state.step >= total,
-                    )
+                    rngs = distributed.gather(rng_state(), group) if group.world > 1 else None
+                    if group.main:
+                        ckpts.save(
+                            model,
+                            optimizer,
+                            scheduler,
+                            dataclasses.asdict(state),
+                            best,
+                            finished=state.step >= total,
+                            rng=rngs,
+                        )
+                    distributed.barrier()
                 if on_step is not None:
                     on_step(state.step, row)
             else:
