@@ -35,6 +35,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from pipeline_steps.io import atomic_path, read_artifact, write_text  # noqa: E402
 from pipeline_steps.method_names import MAPPINGS, row_name, split_method  # noqa: E402
 from pipeline_steps.report_few_shot import few_shot_markdown, few_shot_table, plot_few_shot  # noqa: E402
+from pipeline_steps.report_throughput import figure as throughput_figure  # noqa: E402
+from pipeline_steps.report_throughput import job_throughput  # noqa: E402
+from pipeline_steps.report_throughput import markdown as throughput_markdown  # noqa: E402
 from pipeline_steps.report_xtune import XTUNE_COLUMNS, augmentation_table, plot_xtune_curves  # noqa: E402
 from pipeline_steps.runner import StepContext  # noqa: E402
 from pipeline_steps.schemas import METRICS, TRAIN_LOG  # noqa: E402
@@ -312,7 +315,9 @@ def main(ctx: StepContext) -> None:
     train_logs (one per ``curve_methods``; nothing else of a model is read); output: table, csv, plot,
     convergence (optional: [png]); params: experiment, source_lang, target_langs, methods, mapping,
     curve_methods, task (ner | absa | cls | qa; ``ner`` when absent), augmentations (report row ->
-    augmentation of the xTune ablations, for paper 003 Table 4; optional)."""
+    augmentation of the xTune ablations, for paper 003 Table 4; optional). Throughput
+    (``report_throughput``): input all_train_logs, predictions; params benchmarks, batch_size; output
+    throughput (png) and a section of the table."""
     frames = [read_artifact(p, METRICS) for p in ctx.input["metrics"]]
     p = ctx.params
     task = task_info(p["task"])
@@ -348,9 +353,14 @@ def main(ctx: StepContext) -> None:
         plot_few_shot(
             few_shot, f"{task.headline}_mean", few_shot_png[0], f"Few-shot ({p['experiment']})", label
         )
-    write_text(
-        markdown(table, projection, title, mappings, task, augmentation, few_shot), ctx.output["table"]
-    )
+    text = markdown(table, projection, title, mappings, task, augmentation, few_shot)
+    if ctx.output.get("throughput"):  # the rule always asks for it
+        speed = job_throughput(
+            p["benchmarks"], ctx.input["all_train_logs"], ctx.input["predictions"], int(p["batch_size"])
+        )
+        save_figure(throughput_figure(speed, f"Throughput ({p['experiment']})"), ctx.output["throughput"])
+        text += "\n" + throughput_markdown(speed)
+    write_text(text, ctx.output["table"])
     with atomic_path(ctx.output["csv"], suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     plot(table, ctx.output["plot"], f"{title} ({label})", task.headline, label)

@@ -962,6 +962,21 @@ def report_inputs(config: dict) -> dict[str, list[str]]:
         "projection": [f"{r}/projection/summary.json"] if gold_langs(config) else [],
         "train_logs": [f"{r}/finetune/{m}/{seed}/train_log.parquet" for m in convergence_methods(config)],
         "xtune_logs": [f"{r}/finetune/{m}/{seed}/train_log.parquet" for m in xtune_curve_methods(config)],
+        **throughput_inputs(config),
+    }
+
+
+def throughput_inputs(config: dict) -> dict[str, list[str]]:
+    """Every model's train log and predictions: the items behind the report's throughput section."""
+    r, seeds, methods = results_dir(config), config["seeds"], dag_methods(config)
+    return {
+        "all_train_logs": [f"{r}/finetune/{m}/{s}/train_log.parquet" for m in methods for s in seeds],
+        "predictions": [
+            f"{r}/predict/{m}/{s}/{lang}.parquet"
+            for m in methods
+            for s in seeds
+            for lang in method_test_langs(config, m)
+        ],
     }
 
 
@@ -978,6 +993,8 @@ def report_params(config: dict) -> dict[str, Any]:
         "augmentations": report_augmentations(config),
         "xtune_curve_methods": xtune_curve_methods(config),
         "seeds": list(config["seeds"]),  # a new seed list reruns the report (params trigger)
+        "benchmarks": benchmarks_dir(config),
+        "batch_size": config["finetune"]["batch_size"],
     }
 
 

@@ -502,3 +502,29 @@ def test_xtune_curves_draw_dev_scores_and_the_nonzero_consistency_terms(tmp_path
     }
     report.main(StepContext(input={"metrics": [str(m)], "xtune_logs": paths}, output=out, params=params))
     assert (tmp_path / "xtune_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_throughput_is_items_over_the_benchmarked_wall_time(tmp_path):
+    from pipeline_steps.report_throughput import job_throughput, markdown
+
+    bench, res = tmp_path / "benchmarks", tmp_path / "results"
+    header = "s\th:m:s\tmax_rss\n"
+    for rel, seconds in (("finetune/mtl/13.tsv", 20.0), ("predict/mtl/13/de.tsv", 4.0)):
+        (bench / rel).parent.mkdir(parents=True, exist_ok=True)
+        (bench / rel).write_text(f"{header}{seconds}\t0:00:20\t100\n")
+    log_path = res / "finetune/mtl/13/train_log.parquet"
+    log_path.parent.mkdir(parents=True)
+    pd.DataFrame({"step": range(1, 11)}).to_parquet(log_path)  # 10 steps
+    preds = {}
+    for lang in ("de", "es"):  # es was predicted before benchmarks existed: left out
+        preds[lang] = res / f"predict/mtl/13/{lang}.parquet"
+        preds[lang].parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"id": ["a", "a", "b", "c"], "pred": "O"}).to_parquet(preds[lang])  # 3 rows (ids)
+    frame = job_throughput(bench, [str(log_path)], [str(p) for p in preds.values()], batch_size=8)
+    assert frame[["job", "method", "seed", "items", "seconds"]].values.tolist() == [
+        ["finetune", "mtl", 13, 80, 20.0],
+        ["predict", "mtl", 13, 3, 4.0],
+    ]
+    assert frame["lang"].isna().tolist() == [True, False] and frame["lang"].iloc[1] == "de"
+    assert frame["per_second"].tolist() == [4.0, 0.75]
+    assert "| predict | mtl | 1 | 3 | 4.0 | 0.8 |" in markdown(frame)

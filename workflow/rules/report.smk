@@ -20,6 +20,7 @@ rule report:
             report(path, category="Results", caption="../report/few_shot.rst")
             for path in wfc.few_shot_plot(config)
         ],
+        throughput=report(f"{R}/report/throughput.png", category="Speed", caption="../report/throughput.rst"),
     params:
         step="report:main",
         **wfc.report_params(config),
