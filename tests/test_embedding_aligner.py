@@ -349,3 +349,18 @@ def test_real_encoder_en_es(me5, method):
     for (en, es, expected), got in zip(EN_ES, final, strict=True):
         assert expected <= got, f"{en!r} / {es!r}: {sorted(got)}"
         assert (1, 3) not in got  # no house-roja
+
+
+@pytest.mark.parametrize("layer", [1, -2])
+def test_the_layers_above_the_aligned_one_are_not_run_and_change_nothing(tiny_encoder, toy_pairs, layer):
+    """The tiny encoder has 2 layers: aligning with layer 1 (or -2, the same) drops layer 2 before
+    encoding, and the links are those of the full encoder."""
+    en, es = toy_pairs
+    tok, full = emb.load_encoder(tiny_encoder, torch.device("cpu"))
+    settings = emb.EmbeddingSettings.from_options(options(tiny_encoder, layer=1, method="directional"))
+    expected = emb.align_sentences(en, es, tok, full, settings)
+    cut_run = emb.directional(en, es, options=options(tiny_encoder, layer=layer, method="directional"))
+    assert cut_run == expected
+    cut = emb.load_encoder(tiny_encoder, torch.device("cpu"))[1]
+    assert emb.keep_layers(cut, 1) and len(cut.encoder.layer) == 1 and cut.config.num_hidden_layers == 1
+    assert not emb.keep_layers(cut, 1)  # nothing above layer 1 any more
