@@ -61,6 +61,22 @@ def test_itermax_alpha_matters():
     assert links(emb.itermax(SIM, alpha=0.5)) == {(0, 0), (1, 0), (2, 1)}
 
 
+def test_softmax_extraction_hand_computed():
+    # dot products S = [[3, 0, 3], [0, 3, 3]]: row softmax [e3, 1, e3] / (2 e3 + 1) = [.4879, .0243, .4879];
+    # column softmax of columns 0 and 1: [.9526, .0474], of column 2: [.5, .5]
+    x, y = torch.tensor([[3.0, 0.0], [0.0, 3.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    both = {(0, 0), (0, 2), (1, 1), (1, 2)}
+    everything = {(i, j) for i in range(2) for j in range(3)}
+    assert links(emb.softmax_links(x, y, 0.001)) == everything  # awesome-align's threshold
+    assert links(emb.softmax_links(x, y, 0.03)) == both  # .0243 fails the row softmax
+    assert links(emb.softmax_links(x, y, 0.48)) == both
+    assert links(emb.softmax_links(x, y, 0.49)) == set()  # .4879 fails the row softmax
+    with pytest.raises(ConfigError, match="softmax_threshold"):
+        emb.EmbeddingSettings.from_options(
+            {"name_or_path": "m", "method": "softmax", "softmax_threshold": 1.0}
+        )
+
+
 def test_itermax_small_matrix_is_argmax():
     # a side of <= 2 tokens: the reference code returns the argmax links
     sim = torch.tensor([[0.9, 0.8, 0.7], [0.95, 0.1, 0.2]])

@@ -19,14 +19,15 @@ Contextualized Embeddings" (Findings of EMNLP 2020), Sec. 2; reference code gith
      scaled by ``alpha`` (0.9); pairs with both words aligned are out (the reference ``iter_max``);
    - ``directional``: the two directions themselves -- column-wise argmax as the *forward*
      (source->target model: every target sub-word gets its best source sub-word) and row-wise
-     argmax as the *reverse*; the configured symmetrization (e.g. grow-diag-final-and) combines them.
+     argmax as the *reverse*; the configured symmetrization (e.g. grow-diag-final-and) combines them;
+   - ``softmax``: awesome-align's extraction (``softmax_links``), over dot products instead of S.
 5. Sub-word -> word (``granularity``): ``bpe`` (SimAlign's default) aligns sub-words and links two
    words when any of their sub-words are linked; ``word`` averages each word's sub-word vectors and
    aligns words.
 
-For ``argmax`` and ``itermax`` the method's links are final: :func:`directional` returns them as both
-the forward and the reverse alignment, so every symmetrization (intersection, union, grow-diag*)
-gives them back unchanged. The aligner does not learn from the corpus (``TRAINS_ON_CORPUS`` False)
+For ``argmax``, ``itermax`` and ``softmax`` the method's links are final: :func:`directional` returns
+them as both the forward and the reverse alignment, so every symmetrization (intersection, union,
+grow-diag*) gives them back unchanged. The aligner does not learn from the corpus (``TRAINS_ON_CORPUS`` False)
 and is deterministic (``seed`` is unused). A word with no sub-word in the encoder input (truncated
 at ``max_length``) gets no link.
 """
@@ -56,7 +57,7 @@ LOWERCASE = False
 #: Aligns each pair on its own: extra parallel data is not passed.
 TRAINS_ON_CORPUS = False
 
-METHODS = ("argmax", "itermax", "directional")
+METHODS = ("argmax", "itermax", "directional", "softmax")
 _DEFAULTS = config_schema.defaults("align.embedding")  # config/schema.yaml: the one place of the defaults
 GRANULARITIES = ("bpe", "word")
 
@@ -75,6 +76,7 @@ class EmbeddingSettings:
     distortion: float = _DEFAULTS["distortion"]
     max_iterations: int = _DEFAULTS["max_iterations"]
     alpha: float = _DEFAULTS["alpha"]
+    softmax_threshold: float = _DEFAULTS["softmax_threshold"]
     batch_size: int = _DEFAULTS["batch_size"]
     max_length: int | None = _DEFAULTS["max_length"]
     device: str | None = _DEFAULTS["device"]
@@ -106,6 +108,10 @@ class EmbeddingSettings:
             )
         if not 0.0 <= float(self.distortion) <= 1.0:
             raise ConfigError(f"embedding aligner: distortion must be in [0, 1] (got {self.distortion})")
+        if not 0.0 < float(self.softmax_threshold) < 1.0:
+            raise ConfigError(
+                f"embedding aligner: softmax_threshold must be in (0, 1) (got {self.softmax_threshold})"
+            )
         if not 0.0 < float(self.alpha) <= 1.0:
             raise ConfigError(f"embedding aligner: alpha must be in (0, 1] (got {self.alpha})")
         for name in ("max_iterations", "batch_size"):
@@ -183,6 +189,15 @@ def itermax(sim: torch.Tensor, max_iterations: int = 2, alpha: float = 0.9) -> t
             break
         links = links | new
     return links
+
+
+def softmax_links(x: torch.Tensor, y: torch.Tensor, threshold: float) -> torch.Tensor:
+    """awesome-align's softmax extraction (Dou and Neubig 2021, Sec. 2.1; reference
+    ``get_aligned_word``): with the dot products ``S = x y^T`` of the raw hidden states, (i, j) is
+    linked iff ``softmax_j(S)_ij > threshold`` and ``softmax_i(S)_ij > threshold`` (the two
+    directions' alignment probabilities); boolean m x n."""
+    scores = x.float() @ y.float().T
+    return (scores.softmax(dim=1) > threshold) & (scores.softmax(dim=0) > threshold)
 
 
 def word_links(matrix: torch.Tensor, src_words: Sequence[int], tgt_words: Sequence[int]) -> set[Link]:
@@ -384,7 +399,10 @@ def align_sentences(
             y, y_words = units(tgt_vec[k], tgt_enc[i], settings.granularity)
             if not x_words or not y_words:
                 continue
-            fwd, rev = align_matrix(similarity(x, y), settings)
+            if settings.method == "softmax":
+                fwd = rev = softmax_links(x, y, float(settings.softmax_threshold))
+            else:
+                fwd, rev = align_matrix(similarity(x, y), settings)
             forward[i] = word_links(fwd, x_words, y_words)
             reverse[i] = forward[i].copy() if rev is fwd else word_links(rev, x_words, y_words)
     return forward, reverse
