@@ -140,3 +140,25 @@ def test_bf16_autocast_is_for_cuda_only():
     assert isinstance(on_cuda, torch.autocast) and on_cuda.fast_dtype == torch.bfloat16
     with pytest.raises(ConfigError, match="precision must be one of"):
         train_config(precision="fp16")
+
+
+@pytest.mark.slow
+def test_the_workflow_runs_a_two_gpu_finetune_job_data_parallel(tmp_path):
+    """``--set-resources finetune:gpu=2`` (as a SLURM profile's ``gpu: 2``) on the demo: the finetune job
+    spawns 2 processes from Snakemake's script (which must not re-run the step when they import it)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import copy_workflow
+
+    workdir = copy_workflow(tmp_path)
+    target = "results/demo/finetune/zero_shot/13/model"
+    snakemake = str(Path(sys.executable).parent / "snakemake")
+    cmd = [snakemake, target, "--cores", "2", "--set-resources", "finetune:gpu=2"]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    log = (workdir / "logs/demo/finetune/zero_shot/13.log").read_text(encoding="utf-8")
+    assert "fine-tuning data-parallel in 2 processes" in log
+    assert log.count("finetune zero_shot seed 13:") == 1  # process 0 reports, once
+    assert (workdir / target / finetune.META_FILE).is_file()

@@ -2,4 +2,5 @@
 
 from pipeline_steps.runner import run_step
 
-run_step(snakemake)  # noqa: F821 -- injected by Snakemake's script directive
+if __name__ == "__main__":  # not when a data-parallel finetune's processes re-import this file
+    run_step(snakemake)  # noqa: F821 -- injected by Snakemake's script directive
