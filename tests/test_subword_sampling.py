@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import threading
 from collections import Counter
@@ -338,15 +337,10 @@ def test_load_dispatches_on_the_source(files, tmp_path):
         assert s.best("abcdab") == sampler(files, "sentencepiece").best("abcdab")
 
 
-ME5 = Path(os.environ.get("XLT_ME5_SMALL") or ROOT / ".cache" / "models" / "me5-small")
-
-
-def test_real_xlmr_tokenizer_json():
-    """multilingual-e5-small's XLM-R tokenizer (250k pieces, Precompiled normalizer), when present."""
-    path = ME5 / "tokenizer.json"
-    if not path.is_file():
-        pytest.skip(f"no XLM-R tokenizer.json at {path} (set XLT_ME5_SMALL)")
-    s = UnigramSampler.load(ME5)
+def test_real_xlmr_tokenizer_json(me5_small):
+    """multilingual-e5-small's XLM-R tokenizer (250k pieces, Precompiled normalizer)."""
+    path = me5_small / "tokenizer.json"
+    s = UnigramSampler.load(me5_small)
     tok = Tokenizer.from_file(str(path))
     rng = random.Random(0)
     for word in ["Bundesverfassungsgericht", "naïve", "東京都", "ﬁsh", "Zheng", "🙂🙂x"]:
