@@ -519,7 +519,7 @@ def test_throughput_is_items_over_the_benchmarked_wall_time(tmp_path):
     for lang in ("de", "es"):  # es was predicted before benchmarks existed: left out
         preds[lang] = res / f"predict/mtl/13/{lang}.parquet"
         preds[lang].parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"id": ["a", "a", "b", "c"], "pred": "O"}).to_parquet(preds[lang])  # 3 rows (ids)
+        pd.DataFrame({"sentence_id": ["a", "b", "c"], "pred": "O"}).to_parquet(preds[lang])  # 3 rows
     frame = job_throughput(bench, [str(log_path)], [str(p) for p in preds.values()], batch_size=8)
     assert frame[["job", "method", "seed", "items", "seconds"]].values.tolist() == [
         ["finetune", "mtl", 13, 80, 20.0],
