@@ -190,8 +190,10 @@ def _train(
             model.load_state_dict(payload["model"])
             optimizer.load_state_dict(payload["optimizer"])
             scheduler.load_state_dict(payload["scheduler"])
-            rng = payload["rng"]
-            set_rng_state(rng[group.rank] if isinstance(rng, list) else rng)
+            rng = payload["rng"]  # a data-parallel run's: one state per process (process 0's for new ones)
+            if isinstance(rng, list):
+                rng = rng[group.rank] if group.rank < len(rng) else rng[0]
+            set_rng_state(rng)
             state = LoopState.restore(payload["state"])
             resumed_from = state.step
             log.info("resuming from step %d (%s)", state.step, path)
