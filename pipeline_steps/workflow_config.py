@@ -788,7 +788,12 @@ def cotrain_select_inputs(config: dict, variant: str, seed: int | str, k: int | 
 @rule_params
 def cotrain_select_params(config: dict) -> dict[str, Any]:
     c = config["cotrain"]
-    return {"task_kind": task_kind(config), "threshold": c["threshold"], "pick_fraction": c["pick_fraction"]}
+    return {
+        "task_kind": task_kind(config),
+        "threshold": c["threshold"],
+        "pick_fraction": c["pick_fraction"],
+        "selection": c["selection"],
+    }
 
 
 def embedding_encoder(config: dict) -> str | None:
@@ -900,6 +905,8 @@ def _check_cotrain(config: dict) -> None:
         raise ConfigError(
             "cotrain.embedding.kind: tagging needs word vectors, i.e. kind hf (a Hugging Face encoder)"
         )
+    if kind == "tagging" and config["cotrain"]["selection"] != "uniform":
+        raise ConfigError("cotrain.selection: class_ratio needs one label per item (classification)")
     if kind == "tagging" and config["cotrain"]["lm_method"] != "zero_shot":
         raise ConfigError("cotrain.lm_method: lang_adapt is built for classification only")
     if not pool_langs(config):

@@ -19,6 +19,7 @@ from pipeline_steps.losses.label_alignment import label_alignment
 from pipeline_steps.losses.semantic_alignment import semantic_alignment
 from pipeline_steps.method_names import method_iteration, split_method
 from pipeline_steps.methods.co_training import (
+    class_quotas,
     initial_state,
     pick_size,
     pseudo_labelled,
@@ -211,6 +212,73 @@ def test_a_round_picks_only_confident_items_at_most_n_and_is_seeded(scores, thre
     n_candidates = int((np.array(scores) > threshold).sum())
     assert len(picked) == min(n_pick, n_candidates)
     pd.testing.assert_frame_equal(one, again)
+
+
+def test_class_quotas_split_n_by_the_labelled_shares_and_sum_to_n():
+    # 10 * (0.5, 0.3, 0.2) = 5, 3, 2 exactly; 7 * the same = 3.5, 2.1, 1.4 -> floors 3, 2, 1, and the one
+    # left goes to the largest remainder (pos, 0.5)
+    assert class_quotas(10, {"pos": 0.5, "neg": 0.3, "neu": 0.2}) == {"pos": 5, "neg": 3, "neu": 2}
+    assert class_quotas(7, {"pos": 0.5, "neg": 0.3, "neu": 0.2}) == {"pos": 4, "neg": 2, "neu": 1}
+    assert class_quotas(2, {"a": 1, "b": 1, "c": 1}) == {"a": 1, "b": 1, "c": 0}  # ties: first named
+    with pytest.raises(ConfigError, match="class shares"):
+        class_quotas(3, {})
+
+
+def test_class_ratio_selection_draws_each_class_quota_from_its_own_candidates():
+    pool = toy_pool(8)
+    ids = list(pool["id"])
+    # lm: six confident "neg", two confident "pos"; D is 1/2 pos, 1/4 neg, 1/4 neu
+    lm = preds(ids, ["neg"] * 6 + ["pos"] * 2, [0.99] * 8)
+    emb = preds(ids, ["neu"] * 8, [0.1] * 8)
+    shares = {"pos": 0.5, "neg": 0.25, "neu": 0.25}
+    new = select_round(
+        initial_state(pool, "co_training"),
+        {"lm": lm, "emb": emb},
+        threshold=0.9,
+        n_pick=4,
+        seed=3,
+        class_shares=shares,
+    )
+    picked = new[new["lm_picked_in"] == 1]
+    # quotas pos 2, neg 1, neu 1: both pos candidates, one of the six neg, and no neu (none predicted);
+    # neu's unfilled quota is not handed to neg (uniform selection would take four, mostly neg)
+    assert sorted(picked["lm_pred"]) == ["neg", "pos", "pos"]
+    assert set(picked.loc[picked["lm_pred"] == "pos", "id"]) == {"u6", "u7"}
+    assert new["emb_picked_in"].isna().all()
+    again = select_round(
+        initial_state(pool, "co_training"),
+        {"lm": lm, "emb": emb},
+        threshold=0.9,
+        n_pick=4,
+        seed=3,
+        class_shares=shares,
+    )
+    pd.testing.assert_frame_equal(new, again)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    labels=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=30),
+    n_pick=st.integers(1, 12),
+    share_a=st.floats(0.05, 0.9),
+    seed=st.integers(0, 50),
+)
+def test_class_ratio_picks_never_exceed_a_class_quota(labels, n_pick, share_a, seed):
+    pool = toy_pool(len(labels))
+    p = preds(pool["id"], labels, [0.95] * len(labels))
+    shares = {"a": share_a, "b": (1 - share_a) / 2, "c": (1 - share_a) / 2}
+    new = select_round(
+        initial_state(pool, "self_training"),
+        {"lm": p, "emb": p},
+        threshold=0.5,
+        n_pick=n_pick,
+        seed=seed,
+        class_shares=shares,
+    )
+    quotas = class_quotas(n_pick, shares)
+    got = new.loc[new["lm_picked_in"].notna(), "lm_pred"].value_counts().to_dict()
+    for label, quota in quotas.items():
+        assert got.get(label, 0) == min(quota, labels.count(label))
 
 
 def test_a_round_names_the_pool_item_without_a_prediction():
@@ -446,42 +514,64 @@ def _cls_examples(ids, lang: str, split: str, labels) -> pd.DataFrame:
     )
 
 
-def test_a_selection_round_names_the_predictions_file_that_misses_a_pool_item(tmp_path):
-    from pipeline_steps.cotrain import select
-    from pipeline_steps.runner import StepContext
+def _selection_inputs(tmp_path, pool_ids, train_labels, lm_ids, lm_preds):
+    """A selection round's input files: a German pool, English D, f_lm's predictions of ``lm_ids``
+    (confidence 0.99) and f_emb's of the whole pool ("neg", 0.95)."""
     from pipeline_steps.schemas import CLS_EXAMPLES, EMB_PREDICTIONS, POOL_PREDICTIONS
 
-    pool_ids = ["unlabelled-de-000000", "unlabelled-de-000001"]
-    pool = _write(
-        _cls_examples(pool_ids, "de", "unlabelled", [None, None]), tmp_path / "pool.parquet", CLS_EXAMPLES
-    )
-    train = _write(
-        _cls_examples(["t0", "t1", "t2"], "en", "train", LABELS), tmp_path / "train.parquet", CLS_EXAMPLES
-    )
-    lm = pd.DataFrame(
-        {"id": pool_ids[:1], "lang": "de", "pred": "pos", "score": 0.99, "method": "zero_shot", "seed": 1}
-    )
-    lm_path = _write(lm, tmp_path / "lm.parquet", POOL_PREDICTIONS)
+    pool = _cls_examples(pool_ids, "de", "unlabelled", [None] * len(pool_ids))
+    train_ids = [f"t{i}" for i in range(len(train_labels))]
+    lm = pd.DataFrame({"id": lm_ids, "lang": "de", "pred": lm_preds, "score": 0.99})
     emb = pd.DataFrame(
         {"id": pool_ids, "lang": "de", "split": "unlabelled", "gold": None, "pred": "neg", "score": 0.95}
-    ).assign(variant="base", seed=1, iteration=0, trained_on=3)
-    emb_path = _write(emb, tmp_path / "emb.parquet", EMB_PREDICTIONS)
-    out = tmp_path / "out" / "state.iter1.parquet"
-    ctx = StepContext(
-        input={"pool": [pool], "train": train, "state": [], "lm": [lm_path], "emb": emb_path},
-        output={"state": str(out)},
-        params={
-            "task_kind": "classification",
-            "variant": "co_training",
-            "seed": 1,
-            "threshold": 0.9,
-            "pick_fraction": 1 / 3,
-        },
     )
+    return {
+        "pool": [_write(pool, tmp_path / "pool.parquet", CLS_EXAMPLES)],
+        "train": _write(
+            _cls_examples(train_ids, "en", "train", train_labels), tmp_path / "train.parquet", CLS_EXAMPLES
+        ),
+        "state": [],
+        "lm": [_write(lm.assign(method="zero_shot", seed=1), tmp_path / "lm.parquet", POOL_PREDICTIONS)],
+        "emb": _write(
+            emb.assign(variant="base", seed=1, iteration=0, trained_on=3),
+            tmp_path / "emb.parquet",
+            EMB_PREDICTIONS,
+        ),
+    }
+
+
+def _run_selection(inputs, out, pick_fraction: float, selection: str = "uniform") -> None:
+    from pipeline_steps.cotrain import select
+    from pipeline_steps.runner import StepContext
+
+    params = {"task_kind": "classification", "variant": "co_training", "seed": 1, "threshold": 0.9}
+    params |= {"pick_fraction": pick_fraction, "selection": selection}
+    select.main(StepContext(input=inputs, output={"state": str(out)}, params=params))
+
+
+def test_a_selection_round_names_the_predictions_file_that_misses_a_pool_item(tmp_path):
+    pool_ids = ["unlabelled-de-000000", "unlabelled-de-000001"]
+    inputs = _selection_inputs(tmp_path, pool_ids, LABELS, pool_ids[:1], ["pos"])
+    out = tmp_path / "out" / "state.iter1.parquet"
     with pytest.raises(ArtifactError, match="unlabelled-de-000001") as err:
-        select.main(ctx)
-    assert err.value.path == lm_path and err.value.field == "id"
+        _run_selection(inputs, out, 1 / 3)
+    assert err.value.path == inputs["lm"][0] and err.value.field == "id"
     assert not out.exists() and not (out.parent.exists() and any(out.parent.iterdir()))
+
+
+@pytest.mark.parametrize(("selection", "n_lm_picks"), [("uniform", 4), ("class_ratio", 1)])
+def test_the_selection_step_takes_class_shares_from_the_labelled_data(tmp_path, selection, n_lm_picks):
+    from pipeline_steps.io import read_artifact
+    from pipeline_steps.schemas import COTRAIN_STATE
+
+    pool_ids = [f"unlabelled-de-{i:06d}" for i in range(6)]
+    # D = pos, pos, neg, neu; n_pick = |D| = 4: quotas pos 2, neg 1, neu 1; f_lm predicts only "neg"
+    inputs = _selection_inputs(tmp_path, pool_ids, ["pos", "pos", "neg", "neu"], pool_ids, ["neg"] * 6)
+    out = tmp_path / "state.iter1.parquet"
+    _run_selection(inputs, out, 1.0, selection)
+    state = read_artifact(str(out), COTRAIN_STATE)
+    assert int(state["lm_picked_in"].notna().sum()) == n_lm_picks
+    assert int(state["emb_picked_in"].notna().sum()) == (4 if selection == "uniform" else 1)
 
 
 def test_f_emb_names_the_example_without_an_embedding(tmp_path):

@@ -363,6 +363,17 @@ def test_a_fine_tuned_f_emb_needs_no_vectors_and_trains_on_the_finetune_schedule
         wfc.check(config)
 
 
+def test_class_ratio_selection_is_refused_for_tagging():
+    config = overlays("config", "demo-cotrain")
+    wfc.prepare(copy.deepcopy(config), ROOT)  # the shipped tagging overlay passes
+    config["cotrain"]["selection"] = "class_ratio"
+    with pytest.raises(ConfigError, match="class_ratio needs one label per item"):
+        wfc.prepare(config, ROOT)
+    cls = yaml.safe_load((ROOT / "config" / "demo-cls.yaml").read_text())
+    cls.setdefault("cotrain", {})["selection"] = "class_ratio"
+    assert wfc.cotrain_select_params(wfc.prepare(cls, ROOT))["selection"] == "class_ratio"
+
+
 def test_classification_labels_may_be_any_names():
     config = yaml.safe_load((ROOT / "config" / "demo-cls.yaml").read_text())
     config["labels"] = ["science/technology", "not entailed", "entailment"]

@@ -14,7 +14,11 @@ multilingual LM, and f_emb, a classifier over a multilingual sentence-embedding 
         D_emb = D_emb u S_lm;  D_lm = D_lm u S_emb          (co-training: each teaches the OTHER)
 
 Self-training (Dong and de Melo 2019; the paper's baseline) is the same loop with D_v = D_v u S_v: each
-model learns from its own picks. The DAG runs one round per rule (``select_round``); its artifact,
+model learns from its own picks. ``selection: class_ratio`` (not in paper 002) draws S_v per predicted
+class in proportion to D's class distribution, as Blum and Mitchell's (1998) original co-training
+does (its p positive and n negative picks per round, "to match the ratio in the labeled data"), so that
+a view whose confident predictions are mostly one class cannot flood the other's training set with
+it. The DAG runs one round per rule (``select_round``); its artifact,
 ``cotrain_state``, holds every pool item with both views' latest prediction and the round it was picked
 in, so D_lm and D_emb of any round are a filter away (``pseudo_labelled``). Each round re-trains f_lm from
 the pre-trained model on D u its pseudo-labels (Sec. 3.1: the picks are "merged into the original
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from pipeline_steps.methods import MethodData
 
 VIEWS = ("lm", "emb")
+SELECTIONS = ("uniform", "class_ratio")
 VARIANTS = ("self_training", "co_training")
 TEXT_COLUMNS = ("id", "lang", "text_a", "text_b")
 
@@ -54,6 +59,35 @@ def teacher_of(student: str, variant: str) -> str:
 def pick_size(n_labelled: int, fraction: float) -> int:
     """Items picked per view and round (Sec. 4.2: n/3, n the size of D): ``ceil(n * fraction)``."""
     return max(1, math.ceil(n_labelled * fraction - 1e-9))
+
+
+def class_quotas(n_pick: int, shares: dict[str, float]) -> dict[str, int]:
+    """Split ``n_pick`` over classes in proportion to ``shares`` (Hamilton's largest-remainder rounding,
+    ties to the class named first), so the quotas sum to ``n_pick``."""
+    total = sum(shares.values())
+    if not shares or total <= 0:
+        raise ConfigError("class_ratio selection needs the labelled data's class shares")
+    exact = {c: n_pick * s / total for c, s in shares.items()}
+    quotas = {c: math.floor(x) for c, x in exact.items()}
+    order = sorted(shares, key=lambda c: -(exact[c] - quotas[c]))
+    for c in order[: n_pick - sum(quotas.values())]:
+        quotas[c] += 1
+    return quotas
+
+
+def _draw(
+    candidates: np.ndarray, labels: np.ndarray, n_pick: int, rng, class_shares: dict[str, float] | None
+) -> np.ndarray:
+    """Row numbers of S_v: ``n_pick`` of ``candidates`` uniformly (all when fewer), or with
+    ``class_shares`` each predicted class's quota (``class_quotas``) from its own candidates (all of
+    them when fewer; a short class's quota is not handed to another, which would break the ratio)."""
+    if class_shares is None:
+        return candidates if len(candidates) <= n_pick else rng.choice(candidates, n_pick, replace=False)
+    chosen = []
+    for label, quota in class_quotas(n_pick, class_shares).items():
+        mine = candidates[labels[candidates] == label]
+        chosen.append(mine if len(mine) <= quota else rng.choice(mine, quota, replace=False))
+    return np.concatenate(chosen) if chosen else candidates[:0]
 
 
 def initial_state(pool: pd.DataFrame, variant: str) -> pd.DataFrame:
@@ -91,13 +125,15 @@ def select_round(
     n_pick: int,
     seed: int,
     sources: dict[str, str] | None = None,
+    class_shares: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """One round of Alg. 1 after both models predicted U: ``predictions[view]`` has ``id``, ``pred``,
     ``score`` for (at least) every item still in U_view. Per view, the items of U_view with confidence
-    > ``threshold`` are the candidates C_view; ``n_pick`` of them (all when fewer) are drawn uniformly
-    with a generator seeded by (seed, round, view) and get ``{view}_picked_in`` = this round, which takes
-    them out of U_view. Where they go (the other view's training set, or their own) is
-    ``pseudo_labelled``'s business. Returns the next state; ``state`` is not modified."""
+    > ``threshold`` are the candidates C_view; ``n_pick`` of them (all when fewer; per predicted class in
+    proportion to ``class_shares`` when given, ``_draw``) are drawn with a generator seeded by (seed,
+    round, view) and get ``{view}_picked_in`` = this round, which takes them out of U_view. Where they
+    go (the other view's training set, or their own) is ``pseudo_labelled``'s business. Returns the next
+    state; ``state`` is not modified."""
     if not 0.0 <= threshold < 1.0:
         raise ConfigError(f"cotrain.threshold must be in [0, 1), got {threshold}")
     missing = [v for v in VIEWS if v not in predictions]
@@ -111,7 +147,8 @@ def select_round(
         open_rows = out[f"{view}_picked_in"].isna()
         candidates = np.flatnonzero(open_rows & (out[f"{view}_confidence"] > threshold))
         rng = np.random.default_rng(derive_seed(seed, k, i))
-        chosen = candidates if len(candidates) <= n_pick else rng.choice(candidates, n_pick, replace=False)
+        labels = out[f"{view}_pred"].to_numpy(dtype=object)
+        chosen = _draw(candidates, labels, n_pick, rng, class_shares)
         out.loc[np.sort(chosen), f"{view}_picked_in"] = k
     return out
 
