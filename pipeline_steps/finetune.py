@@ -256,17 +256,11 @@ def main(ctx) -> None:
 def _run_process(ctx) -> None:
     """One process of a data-parallel run: its log lines (process 0: all, the others: warnings) go to
     the job's log, its CPU threads are its share of the job's."""
-    from pipeline_steps.runner import configure_logging
+    from pipeline_steps.runner import logging_to
 
     group = distributed.current()
     ctx = dataclasses.replace(ctx, threads=max(1, ctx.threads // group.world))
-    with contextlib.ExitStack() as stack:
-        if ctx.log:
-            stream = stack.enter_context(open(ctx.log, "a", encoding="utf-8", buffering=1))
-            stack.enter_context(contextlib.redirect_stderr(stream))
-            configure_logging(stream)
-        if not group.main:
-            logging.getLogger().setLevel(logging.WARNING)
+    with logging_to(ctx.log, logging.INFO if group.main else logging.WARNING):
         run(ctx)
 
 

@@ -14,9 +14,10 @@ import importlib
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 log = logging.getLogger("xlt")
 
@@ -75,29 +76,37 @@ def resolve(step: str):
     return getattr(importlib.import_module(f"pipeline_steps.{module}"), func or "main")
 
 
-def configure_logging(stream) -> None:
+def configure_logging(stream, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(level)
+
+
+@contextlib.contextmanager
+def logging_to(path: str | None, level: int = logging.INFO) -> Iterator[TextIO]:
+    """Send logging, stderr and stdout (tqdm, tracebacks) to the file ``path`` (appended; its folder is
+    made), or logging to stderr when ``path`` is None; yields the stream."""
+    with contextlib.ExitStack() as stack:
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            stream = stack.enter_context(open(path, "a", encoding="utf-8", buffering=1))
+            stack.enter_context(contextlib.redirect_stderr(stream))
+            stack.enter_context(contextlib.redirect_stdout(stream))
+        else:
+            stream = sys.stderr
+        configure_logging(stream, level)
+        yield stream
 
 
 def run(step: str, ctx: StepContext) -> None:
     """Run ``step`` with ``ctx``, logging to ``ctx.log`` (or stderr)."""
     func = resolve(step)
     console = sys.__stderr__
-    with contextlib.ExitStack() as stack:
-        if ctx.log:
-            Path(ctx.log).parent.mkdir(parents=True, exist_ok=True)
-            stream = stack.enter_context(open(ctx.log, "a", encoding="utf-8", buffering=1))
-            stack.enter_context(contextlib.redirect_stderr(stream))
-            stack.enter_context(contextlib.redirect_stdout(stream))
-        else:
-            stream = sys.stderr
-        configure_logging(stream)
+    with logging_to(ctx.log):
         log.info("step %s: wildcards=%s threads=%d", step, ctx.wildcards, ctx.threads)
         start = time.perf_counter()
         try:
