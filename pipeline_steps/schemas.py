@@ -61,6 +61,35 @@ SENTENCES = Artifact(
     description="One tokenised sentence; tags (IOB2 or BIOES) are null for unlabelled text.",
 )
 
+SRL_INSTANCES = Artifact(
+    "srl_instances",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("split", pa.string()),
+            ("sentence_id", pa.string()),
+            ("tokens", STR_LIST),
+            ("upos", STR_LIST),
+            ("predicate", pa.int64()),
+            ("sense", pa.string()),
+            ("tags", STR_LIST),
+            ("source", pa.string()),
+            ("line", pa.int64()),
+        ]
+    ),
+    nullable=frozenset({"sense", "tags"}),
+    same_length=(("tokens", "upos"), ("tokens", "tags")),
+    unique=("id",),
+    description=(
+        "One (sentence, predicate) of dependency-based SRL (formats upb / upb_ewt): predicate is the "
+        "0-based word of the predicate, tags its arguments' syntactic heads in the OI scheme (I-<role>, "
+        "roles in UPB 1.0's A0 / AM-LOC names; O elsewhere, the predicate included), null for "
+        "unlabelled text. sentence_id is shared by a sentence's instances; line is the 1-based line of "
+        "the sentence's first word."
+    ),
+)
+
 QA_EXAMPLES = Artifact(
     "qa_examples",
     pa.schema(
@@ -534,6 +563,7 @@ ARTIFACTS: dict[str, Artifact] = {
         SENTENCES,
         QA_EXAMPLES,
         CLS_EXAMPLES,
+        SRL_INSTANCES,
         SPANS,
         AUGMENTED,
         AUGMENTED_EXAMPLES,
@@ -598,6 +628,7 @@ WHERE = {
     "sentences": "ingest/{name}.parquet; qa/train.sentences.parquet (QA contexts, answer tagged)",
     "qa_examples": "ingest/{name}.parquet (format squad); qa/train.{lang}.{mapping}.parquet (translated)",
     "cls_examples": "ingest/{name}.parquet (formats xnli, mnli_json, xlmt, sib200)",
+    "srl_instances": "ingest/{name}.parquet (formats upb, upb_ewt)",
     "spans": "spans/{name}.parquet",
     "augmented": "augment/{kind}.{seed}.parquet",
     "augmented_examples": "augment/{kind}.{seed}.parquet (task: cls)",

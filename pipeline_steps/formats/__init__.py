@@ -16,8 +16,11 @@ validates the file's tags in its input scheme and converts them to ``scheme`` (`
 | mnli_json | ``{"0": {"text_a", "text_b", "label"}, ...}`` -> ``cls_examples`` | encoding, label_names |
 | xlmt | ``*_text.txt`` (+ ``*_labels.txt``) -> ``cls_examples`` | encoding, label_names, unescape |
 | sib200 | TSV with header ``text``, ``category`` -> ``cls_examples`` | encoding |
+| upb | Universal Proposition Banks 1.0, de/fr/es layout (FILLPRED) -> ``srl_instances`` | encoding |
+| upb_ewt | Universal Proposition Banks 1.0, English EWT layout -> ``srl_instances`` | encoding |
 
-The classification formats are described in ``formats/classification.py``.
+The classification formats are described in ``formats/classification.py``, the SRL ones in
+``formats/upb.py``.
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ from typing import Any
 import pandas as pd
 
 from pipeline_steps.errors import ConfigError, InputFormatError
-from pipeline_steps.formats import classification
+from pipeline_steps.formats import classification, upb
 from pipeline_steps.formats._common import check_cls_labels, check_labels
 from pipeline_steps.formats.conll import read_conll2002, read_conll2003, read_tsv, read_wikiann
 from pipeline_steps.formats.lines import read_lines
 from pipeline_steps.formats.squad import read_squad
-from pipeline_steps.schemas import CLS_EXAMPLES, QA_EXAMPLES, SENTENCES, Artifact
+from pipeline_steps.schemas import CLS_EXAMPLES, QA_EXAMPLES, SENTENCES, SRL_INSTANCES, Artifact
 from pipeline_steps.tags import INPUT_SCHEMES, check_scheme
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,7 @@ READERS: dict[str, Reader] = {
     "lines": read_lines,
     "squad": read_squad,
     **classification.READERS,
+    **upb.READERS,
 }
 
 
@@ -64,9 +68,12 @@ ALL_OPTIONS = frozenset(o for f in READERS for o in options(f))
 
 def artifact_for(format: str) -> Artifact:
     """The artifact a format produces: ``qa_examples`` for squad, ``cls_examples`` for the
-    classification formats (``classification.CLS_FORMATS``), ``sentences`` for the rest."""
+    classification formats (``classification.CLS_FORMATS``), ``srl_instances`` for the UPB formats,
+    ``sentences`` for the rest."""
     if format == "squad":
         return QA_EXAMPLES
+    if format in upb.READERS:
+        return SRL_INSTANCES
     return CLS_EXAMPLES if format in classification.CLS_FORMATS else SENTENCES
 
 
@@ -113,6 +120,8 @@ def read(
         check_cls_labels(str(path), df, format, labels, bool(require_tags), **context)
     elif artifact is SENTENCES:
         check_labels(str(path), df, format, labels, bool(require_tags))
+    elif artifact is SRL_INSTANCES:
+        upb.check_roles(str(path), df, labels)
     return df
 
 

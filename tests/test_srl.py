@@ -1,0 +1,217 @@
+"""Dependency-based SRL on Universal Proposition Banks (issue 14): the two UPB layouts, the argument-F1
+scorer, bad input."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline_steps import formats
+from pipeline_steps.errors import InputFormatError
+from pipeline_steps.formats.upb import role_name
+from pipeline_steps.io import read_artifact, write_artifact
+from pipeline_steps.metrics.srl import argument_f1
+from pipeline_steps.schemas import SRL_INSTANCES
+
+# "Bush nominated two individuals to replace jurists ." with two predicates. "individuals" is an
+# argument of both: ARG1 of nominate.01 and ARG0 of replace.01.
+EWT = """\
+# sent_id = s1
+# text = Bush nominated two individuals to replace jurists .
+1\tBush\tBush\tPROPN\tNNP\t_\t2\tnsubj\t2:nsubj\t_\t_\tARG0\t_
+2\tnominated\tnominate\tVERB\tVBD\t_\t0\troot\t0:root\t_\tnominate.01\tV\t_
+3\ttwo\ttwo\tNUM\tCD\t_\t4\tnummod\t4:nummod\t_\t_\t_\t_
+4\tindividuals\tindividual\tNOUN\tNNS\t_\t2\tobj\t2:obj\t_\t_\tARG1\tARG0
+5\tto\tto\tPART\tTO\t_\t6\tmark\t6:mark\t_\t_\t_\t_
+6\treplace\treplace\tVERB\tVB\t_\t2\tadvcl\t2:advcl\t_\treplace.01\tARGM-PRP\tV
+6.1\treplace\treplace\tVERB\tVB\t_\t_\t_\t2:conj\tCopyOf=6\t\t\t
+7\tjurists\tjurist\tNOUN\tNNS\t_\t6\tobj\t6:obj\t_\t_\t_\tARG1
+8\t.\t.\tPUNCT\t.\t_\t2\tpunct\t2:punct\t_\t_\t_\t_
+
+# text = ***
+1\t***\t***\tPUNCT\tNFP\t_\t0\troot\t0:root\t_\t_\t
+"""
+
+UPB = """\
+# sentence-text: Bush nominated two individuals to replace jurists .
+1\tBush\tBush\tPROPN\tNNP\t_\t2\tnsubj\t_\t_\tA0\t_
+2\tnominated\tnominate\tVERB\tVBD\t_\t0\troot\tY\tnominate.01\t_\t_
+3\ttwo\ttwo\tNUM\tCD\t_\t4\tnummod\t_\t_\t_\t_
+4\tindividuals\tindividual\tNOUN\tNNS\t_\t2\tobj\t_\t_\tA1\tA0
+5-6\ttoreplace\t_\t_\t_\t_\t_\t_\t_\t_
+5\tto\tto\tPART\tTO\t_\t6\tmark\t_\t_\t_\t_
+6\treplace\treplace\tVERB\tVB\t_\t2\tadvcl\tY\treplace.01\tAM-PRP\t_
+7\tjurists\tjurist\tNOUN\tNNS\t_\t6\tobj\t_\t_\t_\tA1
+8\t.\t.\tPUNCT\t.\t_\t2\tpunct\t_\t_\t_\t_
+
+1\t***\t***\tPUNCT\tNFP\t_\t0\troot\t_\t_
+"""
+
+NOMINATE = ["I-A0", "O", "O", "I-A1", "O", "I-AM-PRP", "O", "O"]
+REPLACE = ["O", "O", "O", "I-A0", "O", "O", "I-A1", "O"]
+
+
+def _read(tmp_path, text: str, fmt: str, name: str = "f.conllu", **kw) -> pd.DataFrame:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return formats.read(str(path), fmt, "xx", "dev", **kw)
+
+
+def test_both_layouts_read_into_the_same_instances(tmp_path):
+    ewt = _read(tmp_path, EWT, "upb_ewt", "ewt.conllu")
+    upb = _read(tmp_path, UPB, "upb", "upb.conllu")
+    assert list(ewt["id"]) == ["dev-xx-000000-p0", "dev-xx-000000-p1"]  # the *** sentence: no instance
+    assert list(ewt["predicate"]) == [1, 5] and list(ewt["sense"]) == ["nominate.01", "replace.01"]
+    assert list(ewt["tokens"][0]) == [
+        "Bush",
+        "nominated",
+        "two",
+        "individuals",
+        "to",
+        "replace",
+        "jurists",
+        ".",
+    ]
+    assert list(ewt["upos"][1]) == ["PROPN", "VERB", "NUM", "NOUN", "PART", "VERB", "NOUN", "PUNCT"]
+    # a predicate whose argument is also another predicate's keeps its own labels
+    assert [list(t) for t in ewt["tags"]] == [NOMINATE, REPLACE]
+    same = ["id", "sentence_id", "tokens", "upos", "predicate", "sense", "tags"]
+    pd.testing.assert_frame_equal(ewt[same], upb[same])
+    assert list(ewt["line"]) == [3, 3] and list(upb["line"]) == [2, 2]  # the sentence's first word
+    write_artifact(ewt, tmp_path / "out.parquet", SRL_INSTANCES)  # the artifact schema holds
+    assert read_artifact(str(tmp_path / "out.parquet"), SRL_INSTANCES)["predicate"].tolist() == [1, 5]
+
+
+def test_ewt_role_names_map_to_upb_names():
+    cases = {
+        "ARG0": "A0",
+        "ARG5": "A5",
+        "ARGM-LOC": "AM-LOC",
+        "R-ARG1": "R-A1",
+        "C-ARG0": "C-A0",
+        "R-ARGM-TMP": "R-AM-TMP",
+        "C-ARGM-CXN": "C-AM-CXN",
+        "A1": "A1",
+        "AM-TMP": "AM-TMP",
+        "R-A0": "R-A0",
+    }
+    assert {k: role_name(k) for k in cases} == cases
+
+
+def test_the_rest_of_a_multi_word_predicate_is_not_an_argument(tmp_path):
+    text = (
+        "1\tthey\tthey\tPRON\tPRP\t_\t2\tnsubj\t_\t_\t_\tARG0\n"
+        "2\tbreak\tbreak\tVERB\tVB\t_\t0\troot\t_\t_\tbreak_through.26\tV\n"
+        "3\tthrough\tthrough\tADP\tRP\t_\t2\tcompound\t_\t_\t_\tV\n"
+        "4\tnow\tnow\tADV\tRB\t_\t2\tadvmod\t_\t_\t_\tC-V\n"
+    )
+    df = _read(tmp_path, text, "upb_ewt")
+    assert list(df["tags"][0]) == ["I-A0", "O", "O", "O"] and df["predicate"][0] == 1
+
+
+def _replace_line(text: str, number: int, new: str) -> str:
+    lines = text.split("\n")
+    lines[number - 1] = new
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "line", "fragment"),
+    [
+        # an argument column without a predicate
+        (
+            "upb",
+            _replace_line(UPB, 4, "3\ttwo\ttwo\tNUM\tCD\t_\t4\tnummod\t_\t_\t_\t_\tA2"),
+            4,
+            "without a predicate",
+        ),
+        # a predicate without its column
+        ("upb", _replace_line(UPB, 10, "8\t.\t.\tPUNCT\t.\t_\t2\tpunct\t_\t_\t_"), 10, "without its column"),
+        ("upb", _replace_line(UPB, 4, "3\ttwo\ttwo\tNUM\tCD\t_\t4\tnummod\tN\t_\t_\t_"), 4, "FILLPRED"),
+        ("upb", _replace_line(UPB, 4, "3\ttwo\ttwo\tNUM\tCD\t_\t4\tnummod\t_\ttwo.01\t_\t_"), 4, "not Y"),
+        ("upb", _replace_line(UPB, 4, "4\ttwo\ttwo\tNUM\tCD\t_\t4\tnummod\t_\t_\t_\t_"), 4, "word ID '4'"),
+        ("upb_ewt", _replace_line(EWT, 5, "3\ttwo\ttwo\tNUM\tCD\t_\t4\tnummod"), 5, "columns"),
+        # the German layout read as English: FILLPRED's Y is not a sense, so columns disagree
+        ("upb_ewt", UPB, 2, "predicate"),
+    ],
+)
+def test_malformed_lines_name_the_file_and_line(tmp_path, fmt, text, line, fragment):
+    with pytest.raises(InputFormatError, match=fragment) as err:
+        _read(tmp_path, text, fmt)
+    assert err.value.line == line and err.value.path.endswith("f.conllu")
+
+
+def test_a_role_outside_the_label_set_names_its_sentence(tmp_path):
+    with pytest.raises(InputFormatError, match="role 'AM-PRP' is not in the label set") as err:
+        _read(tmp_path, UPB, "upb", labels=["A0", "A1", "A2"])
+    assert err.value.line == 2
+    assert len(_read(tmp_path, UPB, "upb", labels=["A0", "A1", "AM-PRP"])) == 2
+
+
+# ---------------------------------------------------------------------------------- scorer
+
+
+def test_argument_f1_equals_a_hand_computation():
+    gold = [NOMINATE, REPLACE]  # 3 + 2 = 5 gold triples
+    pred = [
+        ["I-A0", "O", "O", "I-A2", "O", "I-AM-PRP", "O", "O"],  # A0 right, A2 on A1's head, AM-PRP right
+        ["O", "O", "O", "I-A0", "O", "O", "O", "I-A1"],  # A0 right, A1 on the wrong head
+    ]
+    s = argument_f1(gold, pred)
+    # correct 3 (A0, AM-PRP; A0) of 5 predicted and 5 gold: P = R = F1 = 0.6
+    assert (s.n_gold, s.n_predicted, s.n_correct) == (5, 5, 3)
+    assert s.precision == pytest.approx(0.6) and s.recall == pytest.approx(0.6) and s.f1 == pytest.approx(0.6)
+    # unlabelled: heads (0,0) (0,3) (0,5) (1,3) right, (1,7) wrong: 4 of 5
+    assert s.unlabelled_f1 == pytest.approx(0.8)
+    # a role on the same head for the OTHER predicate does not count: triples are per instance
+    swapped = argument_f1(gold, [REPLACE, NOMINATE])
+    assert swapped.n_correct == 0
+    fewer = argument_f1(gold, [NOMINATE, ["O"] * 8])  # P 3/3, R 3/5
+    assert fewer.precision == 1.0 and fewer.recall == pytest.approx(0.6) and fewer.f1 == pytest.approx(0.75)
+    assert argument_f1([["O"]], [["O"]]).f1 == 0.0
+
+
+def test_argument_f1_rejects_mismatched_input():
+    with pytest.raises(ValueError, match="2 gold instances but 1"):
+        argument_f1([NOMINATE, REPLACE], [NOMINATE])
+    with pytest.raises(ValueError, match="instance 0: 8 gold tags but 2"):
+        argument_f1([NOMINATE], [["O", "O"]])
+    with pytest.raises(ValueError, match="neither O nor I-<role>"):
+        argument_f1([["O"]], [["A0"]])
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(["O", "I-A0", "I-A1", "I-AM-TMP"]), min_size=1, max_size=6), min_size=1)
+)
+def test_argument_f1_of_gold_against_itself_is_1_and_bounded(gold):
+    has_args = any(t != "O" for tags in gold for t in tags)
+    assert argument_f1(gold, gold).f1 == (1.0 if has_args else 0.0)
+    flipped = [["O" if t != "O" else "I-A0" for t in tags] for tags in gold]
+    s = argument_f1(gold, flipped)
+    assert s.n_correct == 0 and 0.0 <= s.unlabelled_f1 <= 1.0
+
+
+# ---------------------------------------------------------------------------------- real data
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "n_instances"),
+    [
+        ("de-up-dev", "upb", 1180),
+        ("de-up-test", "upb", 1317),
+        ("fr-up-dev", "upb", 3043),
+        ("fr-up-test", "upb", 635),
+    ],
+)
+def test_real_upb_files_have_paper_001_table_9_predicate_counts(shared_data, name, fmt, n_instances):
+    df = formats.read(str(shared_data / "upb" / f"{name}.conllu"), fmt, name[:2], "dev")
+    assert len(df) == n_instances  # paper 001 App. Table 9's "# pred."
+
+
+def test_real_english_ewt_file_reads_into_upb_role_names(shared_data):
+    df = formats.read(str(shared_data / "upb" / "en_ewt-up-dev.conllu"), "upb_ewt", "en", "train")
+    roles = {t[2:] for tags in df["tags"] for t in tags if t != "O"}
+    assert {"A0", "A1", "AM-TMP", "R-A0", "C-A1"} <= roles and not any(r.startswith("ARG") for r in roles)
+    assert len(df) == 4977 and df["sentence_id"].nunique() == 1536
