@@ -11,7 +11,7 @@ import pandas as pd
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.formats import artifact_for, read
 from pipeline_steps.io import write_artifact
-from pipeline_steps.schemas import QA_EXAMPLES, SENTENCES
+from pipeline_steps.schemas import QA_EXAMPLES, SENTENCES, SRL_INSTANCES
 from pipeline_steps.tags import spans_from_tags
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,15 @@ def qa_stats(df: pd.DataFrame) -> dict[str, Any]:
         "contexts": int(df["context"].nunique()),
         "titles": int(df["title"].nunique()),
         "answers": int(df["answer_texts"].map(len).sum()),
+    }
+
+
+def srl_stats(df: pd.DataFrame) -> dict[str, Any]:
+    roles: Counter[str] = Counter(t[2:] for tags in df["tags"] for t in tags if t != "O")
+    return {
+        "sentences": int(df["sentence_id"].nunique()),
+        "predicates": len(df),
+        "arguments": dict(sorted(roles.items())),
     }
 
 
@@ -79,6 +88,8 @@ def main(ctx) -> None:
         stats = sentence_stats(df, scheme)
     elif artifact is QA_EXAMPLES:
         stats = qa_stats(df)
+    elif artifact is SRL_INSTANCES:
+        stats = srl_stats(df)
     else:
         stats = {"examples": len(df), "labels": df["label"].value_counts(dropna=False).to_dict()}
     log.info("%s (%s, %s/%s): %s", raw, fmt, split, lang, stats)

@@ -294,6 +294,26 @@ CLS_PREDICTIONS = Artifact(
     description="The predicted label of one test example (score: its probability) next to the gold one.",
 )
 
+SRL_PREDICTIONS = Artifact(
+    "srl_predictions",
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("sentence_id", pa.string()),
+            ("predicate", pa.int64()),
+            ("tokens", STR_LIST),
+            ("gold", STR_LIST),
+            ("pred", STR_LIST),
+            ("method", pa.string()),
+            ("seed", pa.int64()),
+        ]
+    ),
+    same_length=(("tokens", "gold"), ("tokens", "pred")),
+    unique=("id",),
+    description="The predicted argument-head tags (OI) of one test (sentence, predicate) beside gold.",
+)
+
 QA_PREDICTIONS = Artifact(
     "qa_predictions",
     pa.schema(
@@ -576,6 +596,7 @@ ARTIFACTS: dict[str, Artifact] = {
         PREDICTIONS,
         CLS_PREDICTIONS,
         QA_PREDICTIONS,
+        SRL_PREDICTIONS,
         METRICS,
         TRAIN_LOG,
         CLISM_EXAMPLES,
@@ -641,6 +662,7 @@ WHERE = {
     "predictions": "predict/{method}/{seed}/{lang}.parquet (tagging)",
     "cls_predictions": "predict/{method}/{seed}/{lang}.parquet (task cls)",
     "qa_predictions": "predict/{method}/{seed}/{lang}.parquet (task qa)",
+    "srl_predictions": "predict/{method}/{seed}/{lang}.parquet (task srl)",
     "metrics": "eval/{method}/{seed}.parquet",
     "train_log": "finetune/{method}/{seed}/train_log.parquet",
     "clism_examples": "clism/{corpus}.{lang}.parquet",

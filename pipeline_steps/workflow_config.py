@@ -60,7 +60,10 @@ TASK_FORMATS = {
     "tagging": frozenset({"conll2003", "conll2002", "tsv", "wikiann", "lines"}),
     "classification": frozenset({"xnli", "mnli_json", "xlmt", "sib200"}),
     "qa": frozenset({"squad"}),
+    "srl": frozenset({"upb", "upb_ewt"}),
 }
+#: what SRL runs so far (issue 14): translate-train for SRL needs the predicate-and-heads projection
+SRL_METHODS = frozenset({"zero_shot"})
 #: task kinds fine-tuned with [QUE] (paper 000 Sec. 3.4) when ``model.que_token`` says so
 QUE_TASKS = frozenset({"qa", "tagging"})
 #: finetune keys that do not change what is trained (kept out of the checkpoint fingerprint).
@@ -186,6 +189,17 @@ def task_kind(config: dict) -> str:
 def qa_settings(config: dict) -> dict | None:
     """The ``qa`` section for task qa, None otherwise (a QA setting reruns nothing of another task)."""
     return config["qa"] if task_kind(config) == "qa" else None
+
+
+def srl_settings(config: dict) -> dict | None:
+    """The ``srl`` section for task srl, None otherwise (an SRL setting reruns nothing of another task)."""
+    return config["srl"] if task_kind(config) == "srl" else None
+
+
+def srl_params(config: dict) -> dict[str, Any]:
+    """``srl`` (the task's settings) in the params of a step that builds the task, for SRL only: the
+    params of every other task stay as they were."""
+    return {"srl": srl_settings(config)} if task_kind(config) == "srl" else {}
 
 
 def input_scheme(entry: dict) -> str:
@@ -678,6 +692,7 @@ def finetune_params(config: dict) -> dict[str, Any]:
         "labels": list(config["labels"]),
         "task": config["task"],
         "qa": qa_settings(config),
+        **srl_params(config),
         **que_params(config),
     }
 
@@ -694,6 +709,7 @@ def predict_params(config: dict) -> dict[str, Any]:
         "task": config["task"],
         "labels": list(config["labels"]),
         "qa": qa_settings(config),
+        **srl_params(config),
         **que_params(config),
         "batch_size": config["predict"]["batch_size"],
         "max_length": config["finetune"]["max_length"],
@@ -1060,6 +1076,7 @@ def check(config: dict, root: str | Path = ".") -> None:
     _check_labels(config)
     _check_methods(config)
     _check_cotrain(config)
+    _check_srl(config)
     _check_data_entries(config)
     _check_translate(config)
     _check_align(config, root)
@@ -1095,6 +1112,10 @@ def _check_pretrain(config: dict) -> None:
 
 
 def _check_labels(config: dict) -> None:
+    if task_kind(config) == "srl":
+        bad = [x for x in config["labels"] if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", x) or x == "O"]
+        if bad:
+            raise ConfigError(f"labels: {bad} cannot be SRL roles (letters, digits, _ and -, not O)")
     if task_kind(config) == "tagging":
         bad = [x for x in config["labels"] if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", x)]
         if bad:
@@ -1156,6 +1177,19 @@ def _data_entries(config: dict) -> list[tuple[str, dict]]:
     for key in ("gold_parallel", "parallel", "unlabelled"):
         entries += [(f"data.{key}.{lang}", e) for lang, e in data[key].items()]
     return entries
+
+
+def _check_srl(config: dict) -> None:
+    if task_kind(config) != "srl":
+        return
+    other = [m for m in config["methods"] if m not in SRL_METHODS]
+    if other:
+        raise ConfigError(
+            f"methods: {other} are not built for task srl yet (it runs {sorted(SRL_METHODS)}): translate-"
+            "train for SRL needs the projection of predicates and argument heads (issue 14)"
+        )
+    if translate_langs(config):
+        raise ConfigError("translate.langs: task srl does not translate yet; set translate.langs: []")
 
 
 def _check_data_entries(config: dict) -> None:

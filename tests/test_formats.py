@@ -294,6 +294,8 @@ def test_registry_and_options():
         "mnli_json",
         "xlmt",
         "sib200",
+        "upb",
+        "upb_ewt",
     }
     assert options("lines") == ("tokenize", "encoding", "moses_lang")
     assert {"input_scheme", "tokenize", "encoding"} <= ALL_OPTIONS

@@ -193,6 +193,69 @@ def test_argument_f1_of_gold_against_itself_is_1_and_bounded(gold):
     assert s.n_correct == 0 and 0.0 <= s.unlabelled_f1 <= 1.0
 
 
+# ---------------------------------------------------------------------------------- model input
+
+
+def test_the_predicate_is_marked_and_the_markers_carry_no_label(me5_small):
+    from pipeline_steps.models.predicate_marking import encode_marked, mark
+    from pipeline_steps.models.token_classification import IGNORE, load_tokenizer
+    from pipeline_steps.tasks.srl import srl_tagset
+
+    tok = load_tokenizer(str(me5_small))
+    words = ["Bush", "nominated", "two", "individuals"]
+    assert mark(words, 1) == ["Bush", "<", "nominated", ">", "two", "individuals"]
+    tagset = srl_tagset(["A0", "A1"])
+    assert tagset == ["O", "I-A0", "I-A1"]
+    label2id = {t: i for i, t in enumerate(tagset)}
+    tags = ["I-A0", "O", "O", "I-A1"]
+    enc = encode_marked(tok, [words, words], [1, 3], [tags, tags], label2id, 64)
+    ids = enc.input_ids[0]
+    pieces = tok.convert_ids_to_tokens(ids)
+    # word k's first sub-word starts word k (the markers sit between, unlabelled)
+    starts = [pieces[f].lstrip("\u2581") for f in enc.first[0]]
+    assert all(w.startswith(s) and s for w, s in zip(words, starts, strict=True)), starts
+    marker_pos = [i for i, piece in enumerate(pieces) if piece.lstrip("\u2581") in ("<", ">")]
+    assert len(marker_pos) == 2 and marker_pos[0] < enc.first[0][1] < marker_pos[1] < enc.first[0][2]
+    labelled = {i: lab for i, lab in enumerate(enc.labels[0]) if lab != IGNORE}
+    assert labelled == {enc.first[0][0]: 1, enc.first[0][1]: 0, enc.first[0][2]: 0, enc.first[0][3]: 2}
+    # the other instance of the same sentence marks its own predicate
+    second = tok.convert_ids_to_tokens(enc.input_ids[1])
+    assert second.index("\u2581<") > second.index("\u2581two") and enc.n_truncated == [0, 0]
+    with pytest.raises(ValueError, match="predicate 4 is not a word"):
+        mark(words, 4)
+    with pytest.raises(ValueError, match="two non-empty words"):
+        encode_marked(tok, [words], [1], None, None, 64, markers=("<", "a b"))
+
+
+def test_a_cut_sentence_counts_cut_words_not_markers(me5_small):
+    from pipeline_steps.models.predicate_marking import encode_marked
+    from pipeline_steps.models.token_classification import load_tokenizer
+
+    tok = load_tokenizer(str(me5_small))
+    words = ["w"] * 30
+    enc = encode_marked(tok, [words], [0], None, None, 12)
+    kept = sum(1 for f in enc.first[0] if f >= 0)
+    assert len(enc.first[0]) == 30 and enc.n_truncated == [30 - kept] and kept < 30
+
+
+def test_demo_srl_files_are_the_generator_output():
+    from conftest import ROOT, demo_generator
+
+    for name, text in demo_generator("srl").render().items():
+        assert (ROOT / "resources/demo/srl" / name).read_text(encoding="utf-8") == text, name
+
+
+def test_demo_srl_sets_read_in_both_layouts():
+    from conftest import ROOT
+
+    demo = ROOT / "resources/demo/srl"
+    en = formats.read(str(demo / "en.train.conllu"), "upb_ewt", "en", "train")
+    de = formats.read(str(demo / "de.test.conllu"), "upb", "de", "test")
+    roles = {t[2:] for df in (en, de) for tags in df["tags"] for t in tags if t != "O"}
+    assert roles == {"A0", "A1", "A2", "AM-LOC", "AM-NEG", "AM-TMP"}  # config/demo-srl.yaml's labels
+    assert en["sentence_id"].nunique() == 120 and len(en) > 120  # some sentences have two predicates
+
+
 # ---------------------------------------------------------------------------------- real data
 
 

@@ -102,6 +102,26 @@ def check_cotraining(r: Path, train: pd.DataFrame, acc: pd.Series) -> None:
     assert "| co_training   | lm" in md and (r / "report/cotraining.png").stat().st_size > 10_000
 
 
+def test_srl_demo_end_to_end(workdir):
+    """Dependency-based SRL (issue 14): English EWT-layout training, German de/fr/es-layout test."""
+    r = run(workdir, "demo-srl")
+    test = io.read_artifact(r / "ingest/test.de.parquet", schemas.SRL_INSTANCES)
+    pred = io.read_artifact(r / "predict/zero_shot/13/de.parquet", schemas.SRL_PREDICTIONS)
+    assert list(pred["id"]) == list(test["id"]) and list(pred["predicate"]) == list(test["predicate"])
+    assert [list(g) for g in pred["gold"]] == [list(t) for t in test["tags"]]
+    assert {t for tags in pred["pred"] for t in tags} <= {"O"} | {
+        f"I-{r}" for r in ["A0", "A1", "A2", "AM-LOC", "AM-NEG", "AM-TMP"]
+    }
+    metrics = io.read_artifact(r / "eval/zero_shot/13.parquet", schemas.METRICS)
+    cell = metrics.set_index(["lang", "metric"])["value"]
+    assert set(metrics["metric"]) == {"f1", "precision", "recall"}
+    assert cell["en", "f1"] > 0.4, "the tiny model found few English arguments"
+    table = pd.read_csv(r / "report/table.csv")
+    assert list(table.columns[:4]) == ["method", "lang", "f1_mean", "f1_std"]
+    md = (r / "report/table.md").read_text(encoding="utf-8")
+    assert md.splitlines()[2].startswith("Argument F1 (%)")
+
+
 def test_qa_demo_end_to_end(workdir):
     r = run(workdir, "demo-qa")
     test = io.read_artifact(r / "ingest/test.en.parquet", schemas.QA_EXAMPLES)

@@ -29,7 +29,7 @@ from pipeline_steps import config_schema
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import atomic_dir, read_artifact
 from pipeline_steps.losses.mlm import mask_tokens, mlm_loss
-from pipeline_steps.schemas import CLS_EXAMPLES, QA_EXAMPLES, SENTENCES
+from pipeline_steps.schemas import CLS_EXAMPLES, QA_EXAMPLES, SENTENCES, SRL_INSTANCES
 from pipeline_steps.train import TrainConfig, cpu_threads, epoch_generator, train
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,10 @@ def texts_from_examples(paths: Sequence[str | os.PathLike]) -> list[str]:
             columns = set(pq.read_schema(path).names)
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise ArtifactError(str(path), None, None, f"not a readable Parquet file: {exc}") from exc
-        if "tokens" in columns:
+        if "predicate" in columns:  # SRL: each sentence once, however many predicates it has
+            df = read_artifact(path, SRL_INSTANCES).drop_duplicates("sentence_id")
+            texts.extend(" ".join(tokens) for tokens in df["tokens"])
+        elif "tokens" in columns:
             texts.extend(" ".join(tokens) for tokens in read_artifact(path, SENTENCES)["tokens"])
         elif "text_a" in columns:
             df = read_artifact(path, CLS_EXAMPLES)

@@ -7,6 +7,7 @@ A task fixes what an example is (its ingest artifact), what a model predicts, an
 | ``ner``, ``absa`` | tagging | ``sentences`` | entity F1 (seqeval) |
 | ``cls`` | classification | ``cls_examples`` | accuracy, macro-F1 |
 | ``qa`` | extractive QA | ``qa_examples`` | F1, exact match (SQuAD v1.1 / MLQA normalisation) |
+| ``srl`` | srl | ``srl_instances`` | labelled argument F1, precision, recall |
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class TaskInfo:
     """What the workflow and the report need to know of a task."""
 
     name: str
-    kind: str  # tagging | classification | qa
+    kind: str  # tagging | classification | qa | srl
     metrics: tuple[str, ...]  # the evaluate step's metric names per language; the first selects models
     metric_labels: tuple[str, ...]  # how the report names them
 
@@ -36,12 +37,14 @@ TASKS: dict[str, TaskInfo] = {
     "absa": TaskInfo("absa", "tagging", ("f1",), ("entity F1",)),
     "cls": TaskInfo("cls", "classification", ("accuracy", "macro_f1"), ("accuracy", "macro-F1")),
     "qa": TaskInfo("qa", "qa", ("f1", "em"), ("F1", "EM")),
+    "srl": TaskInfo("srl", "srl", ("f1", "precision", "recall"), ("argument F1", "precision", "recall")),
 }
 
 
 def make_task(name: str, params: dict[str, Any]):
-    """The task object fine-tuning uses (``tasks/tagging.py``, ``classification.py``, ``qa.py``), built
-    from the finetune step's params (``labels``, ``scheme``; ``qa`` settings for QA; ``que_token`` --
+    """The task object fine-tuning uses (``tasks/tagging.py``, ``classification.py``, ``qa.py``,
+    ``srl.py``), built from the finetune step's params (``labels``, ``scheme``; ``qa`` settings for QA;
+    ``srl`` settings for SRL; ``que_token`` --
     [QUE] fine-tuning, present and true only when on -- for QA and tagging)."""
     info = task_info(name)
     if info.kind == "tagging":
@@ -52,6 +55,10 @@ def make_task(name: str, params: dict[str, Any]):
         from pipeline_steps.tasks.classification import ClassificationTask
 
         return ClassificationTask(info, params["labels"])
+    if info.kind == "srl":
+        from pipeline_steps.tasks.srl import SrlTask
+
+        return SrlTask(info, params["labels"], (params.get("srl") or {}).get("markers") or ("<", ">"))
     from pipeline_steps.tasks.qa import QATask
 
     qa = params["qa"]
