@@ -62,8 +62,8 @@ TASK_FORMATS = {
     "qa": frozenset({"squad"}),
     "srl": frozenset({"upb", "upb_ewt"}),
 }
-#: what SRL runs so far (issue 14): translate-train for SRL needs the predicate-and-heads projection
-SRL_METHODS = frozenset({"zero_shot"})
+#: what SRL runs so far (issue 14): paper 001's methods
+SRL_METHODS = frozenset({"zero_shot", "to", "bilingual", "mtl", "mtl_ws"})
 #: task kinds fine-tuned with [QUE] (paper 000 Sec. 3.4) when ``model.que_token`` says so
 QUE_TASKS = frozenset({"qa", "tagging"})
 #: finetune keys that do not change what is trained (kept out of the checkpoint fingerprint).
@@ -225,6 +225,8 @@ def sentences_path(config: dict, name: str) -> str:
     (``qa_projection``)."""
     if name == "train" and task_kind(config) == "qa":
         return f"{results_dir(config)}/qa/train.sentences.parquet"
+    if name == "train" and task_kind(config) == "srl":  # each sentence once, however many predicates
+        return f"{results_dir(config)}/srl/train.sentences.parquet"
     return f"{results_dir(config)}/ingest/{name}.parquet"
 
 
@@ -404,7 +406,7 @@ def tiny_model_inputs(config: dict) -> list[str]:
 
 def tiny_model_texts(config: dict) -> list[str]:
     """Text the tiny model's tokenizer and MLM see: labelled train/dev, unlabelled parallel text, and for
-    classification the translated training examples (its only target-language text)."""
+    classification and SRL the translated training data (their only target-language text)."""
     r = results_dir(config)
     names = ["train", "dev"]
     for lang in parallel_langs(config):
@@ -412,6 +414,8 @@ def tiny_model_texts(config: dict) -> list[str]:
     texts = [f"{r}/ingest/{n}.parquet" for n in names]
     if task_kind(config) == "classification":
         texts += [translated_examples_path(config, lang) for lang in translate_langs(config)]
+    if task_kind(config) == "srl":  # the projected instances: the only target-language text of the demo
+        texts += [srl_projected_path(config, lang) for lang in translate_langs(config)]
     return texts
 
 
@@ -602,7 +606,14 @@ def method_inputs(config: dict, method: str) -> list[str]:
     mapping = method_mapping(method, default_mapping(config))
     if task_kind(config) == "qa":
         return [f"{results_dir(config)}/qa/train.{lang}.{mapping}.parquet" for lang in langs]
+    if task_kind(config) == "srl":  # predicate and heads projected word to word (srl_projection.py)
+        return [srl_projected_path(config, lang) for lang in langs]
     return [projected_path(config, "translated", lang, mapping) for lang in langs]
+
+
+def srl_projected_path(config: dict, lang: str) -> str:
+    """The SRL training instances projected into ``lang`` (translate-train for SRL)."""
+    return f"{results_dir(config)}/srl/train.{lang}.parquet"
 
 
 def translated_examples_path(config: dict, lang: str) -> str:
@@ -1039,6 +1050,8 @@ def all_targets(config: dict) -> list[str]:
     targets = [f"{r}/report/table.md", f"{r}/report/table.csv", f"{r}/report/f1.png"]
     if task_kind(config) == "tagging":
         targets += [projected_path(config, "translated", lang) for lang in translate_langs(config)]
+    elif task_kind(config) == "srl":
+        targets += [srl_projected_path(config, lang) for lang in translate_langs(config)]
     elif task_kind(config) == "classification":
         targets += [translated_examples_path(config, lang) for lang in translate_langs(config)]
     if gold_langs(config):
@@ -1126,7 +1139,7 @@ def _check_methods(config: dict) -> None:
     kind = task_kind(config)
     for name in config["methods"]:
         base = split_method(name)[0]
-        if base == "mtl_ws" and kind != "tagging":
+        if base == "mtl_ws" and kind not in ("tagging", "srl"):
             raise ConfigError(
                 f"methods: mtl_ws warms up a tagger (paper 001); task {config['task']!r} is {kind}"
             )
@@ -1182,14 +1195,9 @@ def _data_entries(config: dict) -> list[tuple[str, dict]]:
 def _check_srl(config: dict) -> None:
     if task_kind(config) != "srl":
         return
-    other = [m for m in config["methods"] if m not in SRL_METHODS]
+    other = [m for m in config["methods"] if split_method(m)[0] not in SRL_METHODS]
     if other:
-        raise ConfigError(
-            f"methods: {other} are not built for task srl yet (it runs {sorted(SRL_METHODS)}): translate-"
-            "train for SRL needs the projection of predicates and argument heads (issue 14)"
-        )
-    if translate_langs(config):
-        raise ConfigError("translate.langs: task srl does not translate yet; set translate.langs: []")
+        raise ConfigError(f"methods: {other} are not built for task srl (it runs {sorted(SRL_METHODS)})")
 
 
 def _check_data_entries(config: dict) -> None:

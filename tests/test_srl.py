@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_steps import formats
-from pipeline_steps.errors import InputFormatError
+from pipeline_steps.errors import ArtifactError, InputFormatError
 from pipeline_steps.formats.upb import role_name
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.metrics.srl import argument_f1
@@ -278,3 +278,91 @@ def test_real_english_ewt_file_reads_into_upb_role_names(shared_data):
     roles = {t[2:] for tags in df["tags"] for t in tags if t != "O"}
     assert {"A0", "A1", "AM-TMP", "R-A0", "C-A1"} <= roles and not any(r.startswith("ARG") for r in roles)
     assert len(df) == 4977 and df["sentence_id"].nunique() == 1536
+
+
+# ---------------------------------------------------------------------------------- projection
+
+
+def test_projection_of_a_predicate_and_its_heads_on_a_hand_aligned_pair():
+    from pipeline_steps.srl_projection import project_instance
+
+    # Bush(0) nominated(1) two(2) individuals(3) to(4) replace(5) jurists(6) .(7)
+    # Bush(0) nominierte(1) zwei(2) Personen(3) ,(4) um(5) Richter(6) zu(7) ersetzen(8) .(9)
+    links = {(0, 0), (1, 1), (2, 2), (3, 3), (5, 8), (5, 7), (6, 6), (7, 9)}
+    pred, tags, counts = project_instance(1, NOMINATE, links, 10)
+    # nominate.01: A0 Bush, A1 individuals; AM-PRP replace -> zu (7), the leftmost of its links zu (7) and
+    # ersetzen (8): without a target POS tagger the rule cannot prefer the verb
+    assert pred == 1
+    assert tags == ["I-A0", "O", "O", "I-A1", "O", "O", "O", "I-AM-PRP", "O", "O"]
+    assert counts["projected"] == 3 and counts["arguments"] == 3
+    # replace.01 keeps its own labels: individuals is its A0 (and nominate's A1)
+    pred, tags, _ = project_instance(5, REPLACE, links, 10)
+    assert pred == 7 and tags == ["O", "O", "O", "I-A0", "O", "O", "I-A1", "O", "O", "O"]
+
+
+def test_projection_drops_what_cannot_land_and_counts_it():
+    from pipeline_steps.srl_projection import project_instance
+
+    tags = ["I-A0", "O", "I-A1", "I-A2", "I-AM-TMP"]
+    # the predicate (1) has no link: the instance is dropped
+    pred, out, counts = project_instance(1, tags, {(0, 0), (2, 2)}, 5)
+    assert pred is None and counts["predicate_unaligned"] == 1 and out == ["O"] * 5
+    # A0 unaligned; A1 lands on the predicate's word; A2 and AM-TMP on one word: the first (A2) stays
+    pred, out, counts = project_instance(1, tags, {(1, 1), (2, 1), (3, 3), (4, 3)}, 5)
+    assert pred == 1 and out == ["O", "O", "O", "I-A2", "O"]
+    assert dict(counts) == {
+        "arguments": 4,
+        "argument_unaligned": 1,
+        "argument_on_predicate": 1,
+        "projected": 1,
+        "argument_conflict": 1,
+    }
+
+
+def test_projected_instances_take_the_translation_of_their_sentence(tmp_path):
+    from pipeline_steps.schemas import ALIGNMENTS, PAIRS
+    from pipeline_steps.srl_projection import project_instances, sentences_of
+
+    inst = _read(tmp_path, EWT, "upb_ewt")
+    sentences = sentences_of(inst)
+    assert list(sentences["id"]) == ["dev-xx-000000"] and sentences["tags"].isna().all()
+    de = ["Bush", "nominierte", "zwei", "Personen", ",", "um", "Richter", "zu", "ersetzen", "."]
+    pairs = pd.DataFrame(
+        {
+            "id": ["translated-xx-de-000000"],
+            "src_id": ["dev-xx-000000"],
+            "tgt_id": [None],
+            "src_lang": ["xx"],
+            "tgt_lang": ["de"],
+            "src_tokens": [list(inst["tokens"][0])],
+            "tgt_tokens": [de],
+            "provider": ["file"],
+        }
+    )
+    links = [{"s": s, "t": t} for s, t in [(0, 0), (1, 1), (2, 2), (3, 3), (5, 8), (6, 6), (7, 9)]]
+    alignments = pd.DataFrame(
+        {
+            "pair_id": ["translated-xx-de-000000"],
+            "links": [links],
+            "backend": "hand",
+            "symmetrization": "none",
+        }
+    )
+    for df, artifact, name in ((pairs, PAIRS, "p"), (alignments, ALIGNMENTS, "a")):
+        write_artifact(df, tmp_path / f"{name}.parquet", artifact)
+    out, counts = project_instances(
+        inst,
+        read_artifact(str(tmp_path / "p.parquet"), PAIRS),
+        read_artifact(str(tmp_path / "a.parquet"), ALIGNMENTS),
+        "de",
+    )
+    assert list(out["id"]) == ["dev-xx-000000-p0.de", "dev-xx-000000-p1.de"]
+    assert list(out["predicate"]) == [1, 8] and list(out["tokens"][0]) == de
+    assert list(out["tags"][1]) == ["O", "O", "O", "I-A0", "O", "O", "I-A1", "O", "O", "O"]
+    assert list(out["upos"][0]) == ["X"] * 10 and counts["instances"] == 2
+    write_artifact(out, tmp_path / "out.parquet", SRL_INSTANCES)
+    with pytest.raises(ArtifactError, match="no translation of 'dev-xx-000000'") as err:
+        project_instances(
+            inst, pairs.iloc[:0], alignments.iloc[:0], "de", ("i.parquet", "p.parquet", "a.parquet")
+        )
+    assert err.value.path == "i.parquet" and err.value.field == "sentence_id"

@@ -125,7 +125,9 @@ class MethodData:
 
     def encode(self, frame: pd.DataFrame, labelled: bool = True) -> Encoded:
         """Sub-word encode a frame with ``tokens`` (and ``tags``) columns; labels on first sub-words
-        (after the [QUE] prefix with ``self.que``)."""
+        (after the [QUE] prefix with ``self.que``; SRL: with the predicate marked, ``tasks/srl.py``)."""
+        if getattr(self.task, "encodes_frames", False):
+            return self.task.encode(frame, self.tokenizer, self.max_length, labelled)
         tags = list(frame["tags"]) if labelled else None
         label2id = self.label2id if labelled else None
         return encode(self.tokenizer, list(frame["tokens"]), tags, label2id, self.max_length, que=self.que)

@@ -288,7 +288,7 @@ class MultilingualWarmStart:
 
     def warmup_recipe(self, s: WarmupSettings) -> WarmupRecipe:
         kind = getattr(getattr(self.data.task, "info", None), "kind", "tagging")
-        if kind != "tagging":
+        if kind not in ("tagging", "srl"):
             raise ConfigError(f"mtl_ws: the warm-up is defined for sequence tagging (paper 001), not {kind}")
         langs = all_target_langs(self.data, self.name)
         sets = require_langs(projected_by_lang(self.data.extra), langs, self.name)

@@ -42,6 +42,7 @@ class SrlTask:
     mt_views: Artifact | None = None
     predictions: Artifact = SRL_PREDICTIONS
     columns = ("id", "tokens", "predicate", "tags")  # what a union of training sets keeps
+    encodes_frames = True  # MethodData.encode hands whole frames (with predicates) to ``encode``
 
     def __init__(self, info: TaskInfo, labels: Sequence[str], markers: Sequence[str] = DEFAULT_MARKERS):
         self.info, self.labels, self.markers = info, list(labels), tuple(markers)

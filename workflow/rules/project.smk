@@ -62,3 +62,23 @@ rule qa_assemble:
         "../../envs/xlt.yaml"
     script:
         STEP
+
+
+rule srl_project:
+    input:
+        instances=f"{R}/ingest/train.parquet",
+        pairs=f"{R}/pairs/translated.{{lang}}.parquet",
+        alignments=f"{R}/align/translated.{{lang}}.parquet",
+    output:
+        instances=f"{R}/srl/train.{{lang}}.parquet",
+    params:
+        step="srl_projection:main",
+        lang=lambda wc: wc.lang,
+    log:
+        f"{LOGS}/srl_project/{{lang}}.log",
+    benchmark:
+        f"{BENCH}/srl_project/{{lang}}.tsv"
+    conda:
+        "../../envs/xlt.yaml"
+    script:
+        STEP

@@ -38,3 +38,20 @@ rule translate_examples:
         "../../envs/xlt.yaml"
     script:
         STEP
+
+
+rule srl_sentences:
+    input:
+        instances=f"{R}/ingest/train.parquet",
+    output:
+        sentences=f"{R}/srl/train.sentences.parquet",
+    params:
+        step="srl_projection:main_sentences",
+    log:
+        f"{LOGS}/srl_sentences.log",
+    benchmark:
+        f"{BENCH}/srl_sentences.tsv"
+    conda:
+        "../../envs/xlt.yaml"
+    script:
+        STEP

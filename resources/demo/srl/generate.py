@@ -5,7 +5,9 @@ Reads ``templates.tsv`` (per event a parallel English and German sentence whose 
 slots ``{P}``, ``{P2}``, ``{O}``, ``{C}``, ``{D}`` filled from ``lexicon.tsv``) and writes Universal
 Proposition Bank files: English in the EWT layout (``upb_ewt``: PropBank 3 names ARG0, ARGM-TMP, V) and
 German in the de/fr/es layout (``upb``: FILLPRED, A0, AM-TMP), so that the demo reads both. Heads and
-lemmas are placeholders (the reader does not use them). Deterministic (seed 2024):
+lemmas are placeholders (the reader does not use them). ``translations.en-de.tsv`` pairs each English
+training sentence with its German side (the ``file`` translation provider of translate-train).
+Deterministic (seed 2024):
 ``.venv/bin/python resources/demo/srl/generate.py`` rewrites identical files.
 """
 
@@ -108,6 +110,12 @@ def render() -> dict[str, str]:
                     conllu(sentence, row["senses"].split(","), layout, f"demo-{split}-{lang}-{k:04d}")
                 )
             files[f"{lang}.{split}.conllu"] = "".join(parts)
+        if split == "train":
+            lines = []
+            for row, values in examples:
+                en, de = (" ".join(w for w, _, _ in words(row[x], values[x])) for x in ("en", "de"))
+                lines.append(f"{en}\t{de}\n")
+            files["translations.en-de.tsv"] = "".join(lines)
     return files
 
 
