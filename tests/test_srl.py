@@ -3,6 +3,8 @@ scorer, bad input."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -366,3 +368,35 @@ def test_projected_instances_take_the_translation_of_their_sentence(tmp_path):
             inst, pairs.iloc[:0], alignments.iloc[:0], "de", ("i.parquet", "p.parquet", "a.parquet")
         )
     assert err.value.path == "i.parquet" and err.value.field == "sentence_id"
+
+
+# ---------------------------------------------------------------------------------- baseline
+
+
+def test_the_majority_baseline_takes_each_upos_and_side_s_most_frequent_tag(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from pipeline_steps.srl_baseline import fit_majority, predict_majority
+
+    train = _read(tmp_path, EWT, "upb_ewt")
+    rule = fit_majority(train)
+    # PROPN left of its predicate: A0 once (Bush, nominate); NOUN right: A1 (individuals for nominate,
+    # jurists for replace) twice, A0 once (individuals for replace)
+    assert rule[("PROPN", "left")] == "I-A0" and rule[("NOUN", "right")] == "I-A1"
+    assert rule[("VERB", "pred")] == "O" and rule[("NOUN", "left")] == "I-A0"
+    pred = predict_majority(rule, train)
+    # replace (VERB right of nominate) was AM-PRP the one time a VERB stood right of its predicate
+    assert pred[0] == ["I-A0", "O", "O", "I-A1", "O", "I-AM-PRP", "I-A1", "O"]
+    unseen = train.assign(upos=[["SYM"] * 8] * 2)
+    assert predict_majority(rule, unseen)[0] == ["O"] * 8
+    run = tmp_path / "run"
+    (run / "ingest").mkdir(parents=True)
+    write_artifact(train, run / "ingest/train.parquet", SRL_INSTANCES)
+    write_artifact(train, run / "ingest/test.xx.parquet", SRL_INSTANCES)
+    script = Path(__file__).resolve().parents[1] / "scripts/srl_baseline.py"
+    out = subprocess.run(
+        [sys.executable, str(script), str(run)], capture_output=True, text=True, check=True
+    ).stdout
+    s = argument_f1([list(t) for t in train["tags"]], pred)
+    assert f"| xx | {100 * s.precision:.2f} | {100 * s.recall:.2f} | {100 * s.f1:.2f} |" in out
