@@ -231,29 +231,21 @@ def test_class_ratio_selection_draws_each_class_quota_from_its_own_candidates():
     lm = preds(ids, ["neg"] * 6 + ["pos"] * 2, [0.99] * 8)
     emb = preds(ids, ["neu"] * 8, [0.1] * 8)
     shares = {"pos": 0.5, "neg": 0.25, "neu": 0.25}
-    new = select_round(
-        initial_state(pool, "co_training"),
-        {"lm": lm, "emb": emb},
-        threshold=0.9,
-        n_pick=4,
-        seed=3,
-        class_shares=shares,
-    )
+
+    def one_round():
+        state = initial_state(pool, "co_training")
+        return select_round(
+            state, {"lm": lm, "emb": emb}, threshold=0.9, n_pick=4, seed=3, class_shares=shares
+        )
+
+    new = one_round()
     picked = new[new["lm_picked_in"] == 1]
     # quotas pos 2, neg 1, neu 1: both pos candidates, one of the six neg, and no neu (none predicted);
     # neu's unfilled quota is not handed to neg (uniform selection would take four, mostly neg)
     assert sorted(picked["lm_pred"]) == ["neg", "pos", "pos"]
     assert set(picked.loc[picked["lm_pred"] == "pos", "id"]) == {"u6", "u7"}
     assert new["emb_picked_in"].isna().all()
-    again = select_round(
-        initial_state(pool, "co_training"),
-        {"lm": lm, "emb": emb},
-        threshold=0.9,
-        n_pick=4,
-        seed=3,
-        class_shares=shares,
-    )
-    pd.testing.assert_frame_equal(new, again)
+    pd.testing.assert_frame_equal(new, one_round())  # seeded
 
 
 @settings(max_examples=40, deadline=None)
