@@ -13,8 +13,9 @@ words they are linked to:
 - a head without a link is dropped (counted); so is a head that lands on the projected predicate;
 - two heads landing on one target word keep the first in source order (counted as a conflict).
 
-The target side has no POS tagger here, so its ``upos`` is ``X`` throughout (paper 001 tags translated
-data with stanza; xlt does not feed POS to the model yet). Ids are ``{source id}.{lang}``.
+The target side has no POS tagger here, so its ``upos`` is ``_`` (unspecified) throughout: with
+``srl.upos`` those words carry the "no POS" id (paper 001 tags translated data with stanza). Ids are
+``{source id}.{lang}``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pipeline_steps.schemas import ALIGNMENTS, PAIRS, SENTENCES, SRL_INSTANCES
 log = logging.getLogger(__name__)
 
 OUTSIDE = "O"
-UNKNOWN_POS = "X"
+UNKNOWN_POS = "_"  # UD's "unspecified": UPOS id 0 when srl.upos feeds POS (models/predicate_marking.py)
 
 
 def sentences_of(instances: pd.DataFrame) -> pd.DataFrame:

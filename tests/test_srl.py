@@ -361,7 +361,7 @@ def test_projected_instances_take_the_translation_of_their_sentence(tmp_path):
     assert list(out["id"]) == ["dev-xx-000000-p0.de", "dev-xx-000000-p1.de"]
     assert list(out["predicate"]) == [1, 8] and list(out["tokens"][0]) == de
     assert list(out["tags"][1]) == ["O", "O", "O", "I-A0", "O", "O", "I-A1", "O", "O", "O"]
-    assert list(out["upos"][0]) == ["X"] * 10 and counts["instances"] == 2
+    assert list(out["upos"][0]) == ["_"] * 10 and counts["instances"] == 2
     write_artifact(out, tmp_path / "out.parquet", SRL_INSTANCES)
     with pytest.raises(ArtifactError, match="no translation of 'dev-xx-000000'") as err:
         project_instances(
@@ -400,3 +400,52 @@ def test_the_majority_baseline_takes_each_upos_and_side_s_most_frequent_tag(tmp_
     ).stdout
     s = argument_f1([list(t) for t in train["tags"]], pred)
     assert f"| xx | {100 * s.precision:.2f} | {100 * s.recall:.2f} | {100 * s.f1:.2f} |" in out
+
+
+# ---------------------------------------------------------------------------------- UPOS input
+
+
+def test_upos_type_ids_cover_each_word_s_sub_words():
+    from pipeline_steps.models.predicate_marking import UPOS_IDS, upos_id, upos_type_ids
+
+    # [CLS] w0 w0' w1 w2 w2' [SEP]; w3 was cut (first -1)
+    ids = upos_type_ids([1, 3, 4, -1], 7, ["PROPN", "VERB", "NOUN", "PUNCT"])
+    assert ids == [
+        0,
+        UPOS_IDS["PROPN"],
+        UPOS_IDS["PROPN"],
+        UPOS_IDS["VERB"],
+        UPOS_IDS["NOUN"],
+        UPOS_IDS["NOUN"],
+        0,
+    ]
+    assert upos_id("_") == 0 and upos_id("CONJ") == UPOS_IDS["CCONJ"] and len(UPOS_IDS) == 17
+
+
+def test_upos_rides_on_token_types_that_start_as_the_pre_trained_row(me5_small, tmp_path):
+    import torch
+
+    from pipeline_steps.models.predicate_marking import N_TYPES, UPOS_IDS
+    from pipeline_steps.models.token_classification import collate, load_tokenizer, model_inputs
+    from pipeline_steps.tasks import make_task
+
+    task = make_task("srl", {"labels": ["A0", "A1", "AM-PRP"], "srl": {"upos": True}})
+    plain = make_task("srl", {"labels": ["A0", "A1", "AM-PRP"]})
+    df = _read(tmp_path, EWT, "upb_ewt")
+    tok = load_tokenizer(str(me5_small))
+    enc = task.encode(df, tok, 64)
+    first = enc.first[0]
+    assert [enc.type_ids[0][f] for f in first] == [UPOS_IDS[u] for u in df["upos"][0]]
+    assert plain.encode(df, tok, 64).type_ids is None and plain.meta().get("upos") is None
+    model = task.load_model(str(me5_small), seed=1).eval()
+    table = model.base_model.embeddings.token_type_embeddings
+    assert table.num_embeddings == N_TYPES and model.config.type_vocab_size == N_TYPES
+    assert torch.equal(table.weight[5], table.weight[0])  # a new row is the pre-trained row 0
+    batch = collate(enc, [0, 1], tok.pad_token_id)
+    with torch.no_grad():  # so the untrained model reads POS as if there were none
+        with_pos = model(**model_inputs(batch)).logits
+        without = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.allclose(with_pos, without, atol=1e-5)
+    model.save_pretrained(tmp_path / "ft")
+    again = task.load_model(str(tmp_path / "ft"), seed=2)  # a fine-tuned folder keeps its table
+    assert torch.equal(again.base_model.embeddings.token_type_embeddings.weight, table.weight)

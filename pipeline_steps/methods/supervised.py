@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import torch
 
-from pipeline_steps.models.token_classification import IGNORE, Encoded, collate
+from pipeline_steps.models.token_classification import IGNORE, Encoded, collate, model_inputs
 from pipeline_steps.train import ShuffledBatches
 
 
@@ -39,8 +39,9 @@ def sentence_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def tagging_loss(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """Paper 001 Eq. 3 on one collated batch (input_ids, attention_mask, labels) of a tagger."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    """Paper 001 Eq. 3 on one collated batch (input_ids, attention_mask, labels; token_type_ids when the
+    encoding has them) of a tagger."""
+    logits = model(**model_inputs(batch)).logits
     return sentence_ce(logits, batch["labels"])
 
 

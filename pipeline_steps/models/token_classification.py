@@ -50,12 +50,13 @@ class Encoded:
     first: list[list[int]]
     n_truncated: list[int] = field(default_factory=list)
     n_empty: list[int] = field(default_factory=list)
+    type_ids: list[list[int]] | None = None  # token_type_ids when a word feature rides on them (SRL's UPOS)
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
     def subset(self, idx: Sequence[int]) -> Encoded:
-        return pick_rows(self, idx, ("input_ids", "labels", "first", "n_truncated", "n_empty"))
+        return pick_rows(self, idx, ("input_ids", "labels", "first", "n_truncated", "n_empty", "type_ids"))
 
 
 def pick_rows(encoded: Any, idx: Sequence[int], fields: Sequence[str]) -> Any:
@@ -195,6 +196,17 @@ def encode(
     return Encoded(input_ids, labels, firsts, n_trunc, n_empty)
 
 
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def model_inputs(
+    batch: dict[str, torch.Tensor], device: torch.device | str | None = None
+) -> dict[str, torch.Tensor]:
+    """The encoder's inputs of a collated batch (token_type_ids only when the batch has them), on
+    ``device``."""
+    return {k: batch[k] if device is None else batch[k].to(device) for k in MODEL_INPUTS if k in batch}
+
+
 def escape_que(word: str) -> str:
     """``word`` with every literal ``[QUE]`` written ``[que]`` (the [QUE] of the input is the prefix's)."""
     return str(word).replace(QUE_TOKEN, QUE_TOKEN.lower())
@@ -207,7 +219,8 @@ def que_min_length(tokenizer) -> int:
 
 
 def collate(enc: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad the rows ``idx`` of ``enc`` to their longest: input_ids, attention_mask (and labels)."""
+    """Pad the rows ``idx`` of ``enc`` to their longest: input_ids, attention_mask (and token_type_ids,
+    labels)."""
     rows = [enc.input_ids[i] for i in idx]
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -216,6 +229,11 @@ def collate(enc: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, torch.Te
         ids[k, : len(r)] = torch.tensor(r, dtype=torch.long)
         mask[k, : len(r)] = 1
     batch = {"input_ids": ids, "attention_mask": mask}
+    if enc.type_ids is not None:
+        types = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, i in enumerate(idx):
+            types[k, : len(enc.type_ids[i])] = torch.tensor(enc.type_ids[i], dtype=torch.long)
+        batch["token_type_ids"] = types
     if enc.labels is not None:
         lab = torch.full((len(rows), width), IGNORE, dtype=torch.long)
         for k, i in enumerate(idx):
@@ -249,9 +267,7 @@ def predict_tags(
     try:
         for idx in tqdm(batches, desc=desc, file=sys.stderr, mininterval=5):
             batch = collate(enc, idx, pad_id)
-            logits = model(
-                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
-            ).logits
+            logits = model(**model_inputs(batch, device)).logits
             top, best = torch.softmax(logits.float(), dim=-1).max(dim=-1)
             best, top = best.cpu().tolist(), top.cpu().tolist()
             for k, i in enumerate(idx):

@@ -58,7 +58,8 @@ def make_task(name: str, params: dict[str, Any]):
     if info.kind == "srl":
         from pipeline_steps.tasks.srl import SrlTask
 
-        return SrlTask(info, params["labels"], (params.get("srl") or {}).get("markers") or ("<", ">"))
+        srl = params.get("srl") or {}
+        return SrlTask(info, params["labels"], srl.get("markers") or ("<", ">"), bool(srl.get("upos", False)))
     from pipeline_steps.tasks.qa import QATask
 
     qa = params["qa"]

@@ -2,7 +2,8 @@
 
 An example is one (sentence, predicate) of ``srl_instances`` (``formats/upb.py``). The model is a
 token-classification head over the encoder, as for NER, with the predicate marked by marker words
-(``models/predicate_marking.py``); the tags are OI (paper 001: "OI for SRL", after Marcheggiani et al.
+(``models/predicate_marking.py``; with ``srl.upos`` each word's UPOS rides on the token-type ids); the
+tags are OI (paper 001: "OI for SRL", after Marcheggiani et al.
 2017): ``I-<role>`` on each argument's syntactic head, O elsewhere, so the tag set is O plus one tag
 per role of ``labels``. The objective is the per-sentence cross-entropy of paper 001 Eq. 3 (the
 tagger's ``SupervisedTagging``); model selection and the test scores use labelled argument F1 over
@@ -20,7 +21,7 @@ from pipeline_steps.errors import ArtifactError
 from pipeline_steps.io import read_artifact
 from pipeline_steps.methods.supervised import SupervisedTagging
 from pipeline_steps.metrics.srl import argument_f1
-from pipeline_steps.models.predicate_marking import DEFAULT_MARKERS, encode_marked
+from pipeline_steps.models.predicate_marking import DEFAULT_MARKERS, enable_upos, encode_marked
 from pipeline_steps.models.token_classification import load_model, predict_tags
 from pipeline_steps.schemas import SRL_INSTANCES, SRL_PREDICTIONS, Artifact
 from pipeline_steps.tasks import TaskInfo
@@ -41,11 +42,17 @@ class SrlTask:
     augmented: Artifact | None = None  # no augmented views (xTune) for SRL
     mt_views: Artifact | None = None
     predictions: Artifact = SRL_PREDICTIONS
-    columns = ("id", "tokens", "predicate", "tags")  # what a union of training sets keeps
+    columns = ("id", "tokens", "upos", "predicate", "tags")  # what a union of training sets keeps
     encodes_frames = True  # MethodData.encode hands whole frames (with predicates) to ``encode``
 
-    def __init__(self, info: TaskInfo, labels: Sequence[str], markers: Sequence[str] = DEFAULT_MARKERS):
-        self.info, self.labels, self.markers = info, list(labels), tuple(markers)
+    def __init__(
+        self,
+        info: TaskInfo,
+        labels: Sequence[str],
+        markers: Sequence[str] = DEFAULT_MARKERS,
+        upos: bool = False,
+    ):
+        self.info, self.labels, self.markers, self.upos = info, list(labels), tuple(markers), bool(upos)
         self.tagset = srl_tagset(self.labels)
         self.label2id = {t: i for i, t in enumerate(self.tagset)}
 
@@ -63,7 +70,12 @@ class SrlTask:
         return df
 
     def load_model(self, name_or_path: str, seed: int):
-        return load_model(name_or_path, self.tagset, seed=seed)
+        """The tagger over the tag set; with ``upos`` its token-type table holds one row per UPOS
+        (``enable_upos``)."""
+        model = load_model(name_or_path, self.tagset, seed=seed)
+        if self.upos:
+            enable_upos(model)
+        return model
 
     def encode(self, frame: pd.DataFrame, tokenizer, max_length: int, labelled: bool = True):
         tags = [list(t) for t in frame["tags"]] if labelled else None
@@ -75,6 +87,7 @@ class SrlTask:
             self.label2id if labelled else None,
             max_length,
             self.markers,
+            upos=[list(u) for u in frame["upos"]] if self.upos else None,
         )
 
     def recipe(self, frame: pd.DataFrame, tokenizer, batch_size: int, max_length: int, seed: int):
@@ -133,4 +146,5 @@ class SrlTask:
         ]
 
     def meta(self) -> dict[str, Any]:
-        return {"labels": self.labels, "tagset": self.tagset, "markers": list(self.markers)}
+        meta = {"labels": self.labels, "tagset": self.tagset, "markers": list(self.markers)}
+        return {**meta, "upos": True} if self.upos else meta
