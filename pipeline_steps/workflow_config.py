@@ -191,15 +191,10 @@ def qa_settings(config: dict) -> dict | None:
     return config["qa"] if task_kind(config) == "qa" else None
 
 
-def srl_settings(config: dict) -> dict | None:
-    """The ``srl`` section for task srl, None otherwise (an SRL setting reruns nothing of another task)."""
-    return config["srl"] if task_kind(config) == "srl" else None
-
-
 def srl_params(config: dict) -> dict[str, Any]:
     """``srl`` (the task's settings) in the params of a step that builds the task, for SRL only: the
-    params of every other task stay as they were."""
-    return {"srl": srl_settings(config)} if task_kind(config) == "srl" else {}
+    params of every other task stay as they were (an SRL setting reruns nothing of another task)."""
+    return {"srl": config["srl"]} if task_kind(config) == "srl" else {}
 
 
 def input_scheme(entry: dict) -> str:

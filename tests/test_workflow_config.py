@@ -279,15 +279,13 @@ def test_projection_settings_change_the_fingerprint_of_methods_trained_on_projec
         ("demo-qa.yaml", lambda c: c["methods"].append("co_training"), "run on classification and tagging"),
         ("config.yaml", lambda c: c["translate"].update(max_examples=5), "only classification translates"),
         ("demo-cls.yaml", lambda c: c["methods"].append("zero_shot-iter1"), "take -iterK"),
-        ("demo-srl.yaml", lambda c: c["methods"].append("mtl"), "not built for task srl yet"),
-        ("demo-srl.yaml", lambda c: c["translate"].update(langs=["de"]), "does not translate yet"),
+        ("demo-srl.yaml", lambda c: c["methods"].append("lang_adapt"), "not built for task srl"),
         ("demo-srl.yaml", lambda c: c["labels"].append("O"), "cannot be SRL roles"),
         (
             "demo-srl.yaml",
             lambda c: c["data"]["test"]["de"].update(format="conll2002"),
             "not a format of task",
         ),
-        ("demo-srl.yaml", lambda c: c["methods"].append("mtl_ws"), "mtl_ws warms up a tagger"),
     ],
 )
 def test_task_checks(name, mutate, fragment):
