@@ -580,3 +580,19 @@ def test_an_overlay_without_pretraining_ignores_the_parallel_text_of_other_langu
     pretraining["data"]["gold_parallel"] = {"vi": pretraining["data"]["parallel"]["vi"]}
     with pytest.raises(ConfigError, match=r"data.gold_parallel: language\(s\) \['vi'\] are not in"):
         wfc.check(pretraining, ROOT)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("srl",), ("sentiment", "sentiment-cotrain", "sentiment-cotrain-balanced")],
+)
+def test_shipped_real_data_configs_of_this_issue_validate(shared_data, names):
+    """config/srl.yaml (issue 14) and the class-balanced co-training overlay (issue 12) pass every check
+    against the real data's paths."""
+    config = wfc.prepare(overlays(*names), ROOT)
+    if names == ("srl",):
+        assert config["srl"]["upos"] and wfc.method_inputs(config, "mtl") == [
+            "results/srl/srl/train.es.parquet"
+        ]
+    else:
+        assert wfc.cotrain_select_params(config)["selection"] == "class_ratio"
