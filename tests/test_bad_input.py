@@ -392,3 +392,59 @@ def test_unlabelled_pool_with_a_malformed_line(tmp_path):
         tmp_path, content, "xnli", 2, split="unlabelled", labels=["entailment", "neutral", "contradiction"]
     )
     assert "columns" in str(err)
+
+
+# --- SRL: Universal Proposition Banks (issue 14) ------------------------------------------------------
+
+UPB_OK = (
+    "1\tAnna\tAnna\tPROPN\t_\t_\t2\tnsubj\t_\t_\tA0\n"
+    "2\tkaufte\tkaufen\tVERB\t_\t_\t0\troot\tY\tbuy.01\t_\n"
+    "3\tBücher\tBuch\tNOUN\t_\t_\t2\tobj\t_\t_\tA1\n"
+)
+
+
+def test_upb_argument_column_without_a_predicate(tmp_path):
+    content = (
+        UPB_OK
+        + "\n1\tEs\tes\tPRON\t_\t_\t2\tnsubj\t_\t_\tA0\n2\tregnet\tregnen\tVERB\t_\t_\t0\troot\t_\t_\t_\n"
+    )
+    err = run_bad(tmp_path, content, "upb", 5, name="de-up-dev.conllu")
+    assert "without a predicate" in err.message
+
+
+def test_upb_bad_fillpred(tmp_path):
+    err = run_bad(tmp_path, UPB_OK.replace("\tY\tbuy.01", "\tyes\tbuy.01"), "upb", 2, name="de.conllu")
+    assert "FILLPRED" in err.message
+
+
+def test_upb_ewt_role_outside_the_label_set(tmp_path):
+    content = (
+        "1\tAnna\tAnna\tPROPN\tNNP\t_\t2\tnsubj\t_\t_\t_\tARG0\n"
+        "2\tbought\tbuy\tVERB\tVBD\t_\t0\troot\t_\t_\tbuy.01\tV\n"
+        "3\tbooks\tbook\tNOUN\tNNS\t_\t2\tobj\t_\t_\t_\tARGM-XYZ\n"
+    )
+    err = run_bad(tmp_path, content, "upb_ewt", 1, name="en.conllu", labels=["A0", "A1"])
+    assert "role 'AM-XYZ' is not in the label set" in err.message
+
+
+def test_srl_projection_without_a_translation_names_the_sentence_and_writes_nothing(tmp_path):
+    import pandas as pd
+
+    from pipeline_steps import srl_projection
+    from pipeline_steps.errors import ArtifactError
+    from pipeline_steps.formats import read
+    from pipeline_steps.io import write_artifact
+    from pipeline_steps.schemas import ALIGNMENTS, PAIRS, SRL_INSTANCES
+
+    raw = tmp_path / "de.conllu"
+    raw.write_text(UPB_OK, encoding="utf-8")
+    paths = {name: str(tmp_path / f"{name}.parquet") for name in ("instances", "pairs", "alignments")}
+    write_artifact(read(str(raw), "upb", "de", "train"), paths["instances"], SRL_INSTANCES)
+    write_artifact(pd.DataFrame(columns=PAIRS.columns), paths["pairs"], PAIRS)
+    write_artifact(pd.DataFrame(columns=ALIGNMENTS.columns), paths["alignments"], ALIGNMENTS)
+    out = tmp_path / "out" / "train.es.parquet"
+    ctx = StepContext(input=paths, output={"instances": str(out)}, params={"lang": "es"})
+    with pytest.raises(ArtifactError, match="no translation of 'train-de-000000'") as e:
+        srl_projection.main(ctx)
+    assert e.value.path == paths["instances"] and e.value.row == 0 and e.value.field == "sentence_id"
+    assert not out.parent.exists() or not any(out.parent.iterdir())

@@ -166,10 +166,10 @@ def _read(path: str, lang: str, split: str, layout: Layout, encoding: str | None
         sentence_id = f"{split}-{lang}-{n_sentences:06d}"
         n_sentences += 1
         preds = _predicates(rows, layout, path)
+        args = _argument_columns(rows, len(preds), layout, path)  # also where there is no predicate
         if not preds:
             n_empty += 1
             continue
-        args = _argument_columns(rows, len(preds), layout, path)
         tokens = [cols[FORM] for _, cols in rows]
         upos = [cols[UPOS] for _, cols in rows]
         for k, (p, sense) in enumerate(preds):
