@@ -12,7 +12,7 @@ from pipeline_steps.errors import ConfigError
 from pipeline_steps.formats import artifact_for, read
 from pipeline_steps.io import write_artifact
 from pipeline_steps.schemas import QA_EXAMPLES, SENTENCES, SRL_INSTANCES
-from pipeline_steps.tags import spans_from_tags
+from pipeline_steps.tags import OUTSIDE, spans_from_tags, split_tag
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def qa_stats(df: pd.DataFrame) -> dict[str, Any]:
 
 
 def srl_stats(df: pd.DataFrame) -> dict[str, Any]:
-    roles: Counter[str] = Counter(t[2:] for tags in df["tags"] for t in tags if t != "O")
+    roles: Counter[str] = Counter(split_tag(t)[1] for tags in df["tags"] for t in tags if t != OUTSIDE)
     return {
         "sentences": int(df["sentence_id"].nunique()),
         "predicates": len(df),

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-OUTSIDE = "O"
+from pipeline_steps.tags import OUTSIDE
 
 
 def _classes(upos: Sequence[str], predicate: int) -> list[tuple[str, str]]:

@@ -30,10 +30,10 @@ from pipeline_steps.errors import ArtifactError
 from pipeline_steps.io import read_artifact, write_artifact
 from pipeline_steps.project import pair_links
 from pipeline_steps.schemas import ALIGNMENTS, PAIRS, SENTENCES, SRL_INSTANCES
+from pipeline_steps.tags import OUTSIDE
 
 log = logging.getLogger(__name__)
 
-OUTSIDE = "O"
 UNKNOWN_POS = "_"  # UD's "unspecified": UPOS id 0 when srl.upos feeds POS (models/predicate_marking.py)
 
 

@@ -1,4 +1,5 @@
-"""Tagging schemes: IOB1, IOB2 (BIO) and BIOES; conversions and span extraction.
+"""Tagging schemes: IOB1, IOB2 (BIO) and BIOES; conversions and span extraction. SRL's OI tags (O, or
+``I-<role>`` on an argument head) share ``OUTSIDE`` and ``split_tag``.
 
 Spans are ``(start, end, label)`` over word indices with ``end`` exclusive. Internally every labelled
 artifact stores IOB2 or BIOES (``tag_scheme`` in the config); IOB1 (CoNLL-2003) is converted on ingest.
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from pipeline_steps.errors import ConfigError
 
 Span = tuple[int, int, str]
+OUTSIDE = "O"
 SCHEMES = ("bio", "bioes")
 INPUT_SCHEMES = ("iob1", "bio", "bioes")
 
@@ -32,8 +34,8 @@ class TagError(ValueError):
 
 def split_tag(tag: str) -> tuple[str, str | None]:
     """'B-PER' -> ('B', 'PER'); 'O' -> ('O', None). Raises TagError on anything else."""
-    if tag == "O":
-        return "O", None
+    if tag == OUTSIDE:
+        return OUTSIDE, None
     prefix, sep, label = tag.partition("-")
     if not sep or prefix not in {"B", "I", "E", "S"} or not label:
         raise TagError(0, f"bad tag {tag!r} (expected O or B-/I-/E-/S- followed by a label)")

@@ -34,13 +34,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pipeline_steps.errors import InputFormatError
+from pipeline_steps.tags import OUTSIDE, split_tag
 from pipeline_steps.text import read_text, split_lines
 
 log = logging.getLogger(__name__)
 
 FORM, UPOS = 1, 3
 SKIPPED_ID = re.compile(r"^\d+-\d+$|^\d+\.\d+$")
-OUTSIDE = "O"
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,8 @@ def check_roles(path: str, df: pd.DataFrame, roles: Sequence[str] | None) -> Non
         return
     known = set(roles)
     for tags, line in zip(df["tags"], df["line"], strict=True):
-        bad = next((t[2:] for t in tags if t != OUTSIDE and t[2:] not in known), None)
+        roles = (split_tag(t)[1] for t in tags if t != OUTSIDE)
+        bad = next((r for r in roles if r not in known), None)
         if bad is not None:
             raise InputFormatError(path, int(line), f"role {bad!r} is not in the label set {sorted(known)}")
 

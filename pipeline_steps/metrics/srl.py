@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-OUTSIDE = "O"
+from pipeline_steps.tags import OUTSIDE
 
 
 @dataclass(frozen=True)

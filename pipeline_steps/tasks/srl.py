@@ -24,9 +24,8 @@ from pipeline_steps.metrics.srl import argument_f1
 from pipeline_steps.models.predicate_marking import DEFAULT_MARKERS, enable_upos, encode_marked
 from pipeline_steps.models.token_classification import load_model, predict_tags
 from pipeline_steps.schemas import SRL_INSTANCES, SRL_PREDICTIONS, Artifact
+from pipeline_steps.tags import OUTSIDE
 from pipeline_steps.tasks import TaskInfo
-
-OUTSIDE = "O"
 
 
 def srl_tagset(roles: Sequence[str]) -> list[str]:
