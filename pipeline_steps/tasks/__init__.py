@@ -59,7 +59,7 @@ def make_task(name: str, params: dict[str, Any]):
         from pipeline_steps.tasks.srl import SrlTask
 
         srl = params.get("srl") or {}
-        return SrlTask(info, params["labels"], srl.get("markers") or ("<", ">"), bool(srl.get("upos", False)))
+        return SrlTask(info, params["labels"], srl.get("markers"), bool(srl.get("upos", False)))
     from pipeline_steps.tasks.qa import QATask
 
     qa = params["qa"]

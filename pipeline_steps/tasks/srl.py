@@ -48,10 +48,12 @@ class SrlTask:
         self,
         info: TaskInfo,
         labels: Sequence[str],
-        markers: Sequence[str] = DEFAULT_MARKERS,
+        markers: Sequence[str] | None = None,
         upos: bool = False,
     ):
-        self.info, self.labels, self.markers, self.upos = info, list(labels), tuple(markers), bool(upos)
+        """``markers``: the words around the predicate (None: ``DEFAULT_MARKERS``); ``upos``: feed UPOS."""
+        self.info, self.labels, self.upos = info, list(labels), bool(upos)
+        self.markers = tuple(markers or DEFAULT_MARKERS)
         self.tagset = srl_tagset(self.labels)
         self.label2id = {t: i for i, t in enumerate(self.tagset)}
 
