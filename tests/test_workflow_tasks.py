@@ -26,9 +26,11 @@ def workdir(tmp_path_factory) -> Path:
     return copy_workflow(tmp_path_factory.mktemp("xlt-tasks"))
 
 
-def run(workdir: Path, config: str) -> Path:
+def run(workdir: Path, config: str, *overrides: str) -> Path:
+    """Runs ``config/{config}.yaml`` (``overrides``: ``--config`` items) and returns its results."""
+    extra = ["--config", *overrides] if overrides else []
     proc = subprocess.run(
-        [SNAKEMAKE, "--cores", "2", "--configfile", f"config/{config}.yaml"],
+        [SNAKEMAKE, "--cores", "2", "--configfile", f"config/{config}.yaml", *extra],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -44,8 +46,13 @@ def metrics_table(r: Path) -> pd.Series:
     return table.set_index(["method", "lang"]).iloc[:, 0]  # {headline}_mean
 
 
+#: the classification demo without TO and BILINGUAL (a model per translated language each; the NER and
+#: SRL demos run them end to end): 20 fewer jobs keep CI inside its budget
+CLS_METHODS = ["zero_shot", "mtl", "self_training", "co_training", "lang_adapt"]
+
+
 def test_classification_demo_end_to_end(workdir):
-    r = run(workdir, "demo-cls")
+    r = run(workdir, "demo-cls", f"methods=[{','.join(CLS_METHODS)}]")
     train = io.read_artifact(r / "ingest/train.parquet", schemas.CLS_EXAMPLES)
     translated = io.read_artifact(r / "translate/train.de.parquet", schemas.CLS_EXAMPLES)
     # translate.max_examples: 60 (paper 002's few-shot D_bi translates a part of D), labels carried over
@@ -59,9 +66,7 @@ def test_classification_demo_end_to_end(workdir):
         "method", "lang", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "n_seeds"
     ]  # fmt: skip
     acc = table.set_index(["method", "lang"])["accuracy_mean"]
-    assert list(dict.fromkeys(table["method"])) == [
-        "zero_shot", "to", "bilingual", "mtl", "self_training", "co_training", "lang_adapt"
-    ]  # fmt: skip
+    assert list(dict.fromkeys(table["method"])) == CLS_METHODS
     assert acc["zero_shot", "en"] > 50, "the tiny model learned nothing on its own language"
     # translate-train sees the target language: better than zero-shot on the average of targets
     assert acc["mtl", "avg"] > acc["zero_shot", "avg"]
