@@ -256,7 +256,11 @@ PROJECTION_SCORES = Artifact(
             ("mapping", pa.string()),
         ]
     ),
-    description="Projected vs gold target spans: P/R/F1 per language and entity type ('ALL' = micro).",
+    description=(
+        "Projected vs gold target labels: P/R/F1 per language and entity type ('ALL' = micro); for SRL "
+        "per role over (sentence, predicate, head, role) triples, 'ALL' over every role, 'PREDICATE' the "
+        "predicate positions (mapping 'head2word'). lang 'avg': the mean of the languages' 'ALL' rows."
+    ),
 )
 
 PREDICTIONS = Artifact(

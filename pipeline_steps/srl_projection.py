@@ -15,7 +15,8 @@ words they are linked to:
 
 The target side has no POS tagger here, so its ``upos`` is ``_`` (unspecified) throughout: with
 ``srl.upos`` those words carry the "no POS" id (paper 001 tags translated data with stanza). Ids are
-``{source id}.{lang}``.
+``{source id}.{lang}``. The same rules project the source side of ``data.gold_parallel`` through its
+aligned gold pairs (``srl/gold.{lang}.parquet``), which ``srl_projection_eval`` scores.
 """
 
 from __future__ import annotations

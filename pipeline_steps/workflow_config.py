@@ -45,6 +45,7 @@ WILDCARDS = {
     "name": DATASET_NAME,
     "lang": r"[a-z]{2,3}",
     "corpus": r"translated|gold|par",
+    "srl_set": r"train|gold",  # the SRL instances projected: the training set (translated) or the gold pairs
     "method": METHOD_WILDCARD,
     "mapping": r"span2span|word2word",
     "seed": r"\d+",
@@ -64,6 +65,8 @@ TASK_FORMATS = {
 }
 #: what SRL runs so far (issue 14): paper 001's methods
 SRL_METHODS = frozenset({"zero_shot", "to", "bilingual", "mtl", "mtl_ws"})
+#: the ``mapping`` SRL's projection scores name: each predicate and argument head to its aligned word
+SRL_MAPPING = "head2word"
 #: task kinds fine-tuned with [QUE] (paper 000 Sec. 3.4) when ``model.que_token`` says so
 QUE_TASKS = frozenset({"qa", "tagging"})
 #: finetune keys that do not change what is trained (kept out of the checkpoint fingerprint).
@@ -148,12 +151,18 @@ def dataset_path(config: dict, name: str) -> str:
     return entry[side] if side else entry["path"]
 
 
+def dataset_format(config: dict, name: str) -> str:
+    """The reader of dataset ``name``: its ``format``, or ``src_format`` for a parallel source side."""
+    entry, _, _, side = _dataset_entry(config, name)
+    return (entry.get("src_format") or entry["format"]) if side == "src" else entry["format"]
+
+
 @rule_params
 def dataset(config: dict, name: str) -> dict[str, Any]:
     """The ingest params of dataset ``name``: reader options, labels, and whether tags are required."""
     entry, lang, split, _ = _dataset_entry(config, name)
     return {
-        "format": entry["format"],
+        "format": dataset_format(config, name),
         "lang": lang,
         "split": split,
         "scheme": config["scheme"],
@@ -175,7 +184,7 @@ def dataset_companions(config: dict, name: str) -> list[str]:
     """Files read with dataset ``name``'s own file (an input, so editing them reruns ingest): the
     ``*_labels.txt`` beside an ``xlmt`` text file."""
     path = dataset_path(config, name)
-    if _dataset_entry(config, name)[0]["format"] == "xlmt" and path.endswith("_text.txt"):
+    if dataset_format(config, name) == "xlmt" and path.endswith("_text.txt"):
         labels = path[: -len("_text.txt")] + "_labels.txt"
         return [labels] if Path(labels).exists() else []
     return []
@@ -215,14 +224,20 @@ def spans_params(config: dict, name: str) -> dict[str, Any]:
 
 
 def sentences_path(config: dict, name: str) -> str:
-    """The sentences of dataset ``name`` that spans are taken from and the translate step reads: the
-    ingested sentences, or for a QA training set its contexts segmented with the answer tagged
-    (``qa_projection``)."""
+    """The sentences of dataset ``name`` that spans are taken from and the translate and pair steps read:
+    the ingested sentences; for a QA training set its contexts segmented with the answer tagged
+    (``qa_projection``); for SRL's training set and gold pairs each sentence once, however many
+    predicates it has (rule ``srl_sentences``)."""
     if name == "train" and task_kind(config) == "qa":
         return f"{results_dir(config)}/qa/train.sentences.parquet"
-    if name == "train" and task_kind(config) == "srl":  # each sentence once, however many predicates
-        return f"{results_dir(config)}/srl/train.sentences.parquet"
+    if task_kind(config) == "srl" and (name == "train" or name.startswith("gold.")):
+        return f"{results_dir(config)}/srl/{name}.sentences.parquet"
     return f"{results_dir(config)}/ingest/{name}.parquet"
+
+
+def parallel_sentences(config: dict, corpus: str, lang: str) -> dict[str, str]:
+    """The ``src`` and ``tgt`` sentences a sentence-parallel ``corpus`` (gold, par) pairs."""
+    return {side: sentences_path(config, f"{corpus}.{lang}.{side}") for side in ("src", "tgt")}
 
 
 def source_spans(config: dict, corpus: str, lang: str) -> str:
@@ -366,15 +381,28 @@ def gold_langs(config: dict) -> list[str]:
 
 
 def projection_eval_inputs(config: dict) -> dict[str, list[str]]:
-    r = results_dir(config)
-    return {
-        "projected": [projected_path(config, "gold", lang) for lang in gold_langs(config)],
-        "gold": [f"{r}/ingest/gold.{lang}.tgt.parquet" for lang in gold_langs(config)],
-    }
+    """The projected and gold target files of every gold language; for SRL also the gold pairs (which
+    target sentence each projected sentence is)."""
+    r, langs = results_dir(config), gold_langs(config)
+    gold = [f"{r}/ingest/gold.{lang}.tgt.parquet" for lang in langs]
+    if task_kind(config) == "srl":
+        return {
+            "projected": [srl_projected_path(config, lang, "gold") for lang in langs],
+            "gold": gold,
+            "pairs": [f"{r}/pairs/gold.{lang}.parquet" for lang in langs],
+        }
+    return {"projected": [projected_path(config, "gold", lang) for lang in langs], "gold": gold}
+
+
+def projection_eval_step(config: dict) -> str:
+    """The step that scores label projection: entity spans, or SRL's predicates and argument heads."""
+    return "srl_projection_eval:main" if task_kind(config) == "srl" else "projection_eval:main"
 
 
 @rule_params
 def projection_eval_params(config: dict) -> dict[str, Any]:
+    if task_kind(config) == "srl":
+        return {"langs": gold_langs(config), "backend": align_backend(config), "mapping": SRL_MAPPING}
     return {
         "langs": gold_langs(config),
         "backend": align_backend(config),
@@ -606,9 +634,22 @@ def method_inputs(config: dict, method: str) -> list[str]:
     return [projected_path(config, "translated", lang, mapping) for lang in langs]
 
 
-def srl_projected_path(config: dict, lang: str) -> str:
-    """The SRL training instances projected into ``lang`` (translate-train for SRL)."""
-    return f"{results_dir(config)}/srl/train.{lang}.parquet"
+def srl_projected_path(config: dict, lang: str, srl_set: str = "train") -> str:
+    """SRL instances projected into ``lang``: the training set's (translate-train for SRL), or the
+    gold pairs' source side (``srl_set`` gold, scored by ``projection_eval``)."""
+    return f"{results_dir(config)}/srl/{srl_set}.{lang}.parquet"
+
+
+def srl_project_inputs(config: dict, srl_set: str, lang: str) -> dict[str, str]:
+    """The instances ``srl_set`` names and the pairs and alignments they are projected through: the
+    training set through its translation, the gold pairs' source side through the gold pairs."""
+    r = results_dir(config)
+    name, corpus = ("train", "translated") if srl_set == "train" else (f"gold.{lang}.src", "gold")
+    return {
+        "instances": f"{r}/ingest/{name}.parquet",
+        "pairs": f"{r}/pairs/{corpus}.{lang}.parquet",
+        "alignments": f"{r}/align/{corpus}.{lang}.parquet",
+    }
 
 
 def translated_examples_path(config: dict, lang: str) -> str:
@@ -1200,13 +1241,15 @@ def _check_data_entries(config: dict) -> None:
     for key, entry in _data_entries(config):
         # unlabelled parallel text is sentences for every task (aligner data, CLISM pre-training)
         allowed = TASK_FORMATS["tagging" if key.startswith("data.parallel.") else kind]
-        if entry["format"] not in allowed:
-            raise ConfigError(
-                f"{key}.format: {entry['format']!r} is not a format of task {config['task']!r} "
-                f"({kind}: one of {sorted(allowed)})"
-            )
-        if entry["format"] == "lines" and not key.startswith(("data.parallel.", "data.unlabelled.")):
-            raise ConfigError(f"{key}.format: 'lines' is unlabelled text; this file needs tags")
+        for field in ("format", "src_format"):
+            if entry.get(field) is not None and entry[field] not in allowed:
+                raise ConfigError(
+                    f"{key}.{field}: {entry[field]!r} is not a format of task {config['task']!r} "
+                    f"({kind}: one of {sorted(allowed)})"
+                )
+        lines = [f for f in ("format", "src_format") if entry.get(f) == "lines"]
+        if lines and not key.startswith(("data.parallel.", "data.unlabelled.")):
+            raise ConfigError(f"{key}.{lines[0]}: 'lines' is unlabelled text; this file needs tags")
         try:
             codecs.lookup(entry["encoding"])
         except LookupError:

@@ -448,3 +448,87 @@ def test_srl_projection_without_a_translation_names_the_sentence_and_writes_noth
         srl_projection.main(ctx)
     assert e.value.path == paths["instances"] and e.value.row == 0 and e.value.field == "sentence_id"
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def _srl_gold_artifacts(tmp_path, projected_tokens: list[str]) -> dict[str, str]:
+    """UPB_OK as a gold German sentence, its pair, and a projection onto ``projected_tokens``."""
+    import pandas as pd
+
+    from pipeline_steps.formats import read
+    from pipeline_steps.io import write_artifact
+    from pipeline_steps.schemas import PAIRS, SRL_INSTANCES
+
+    raw = tmp_path / "de.conllu"
+    raw.write_text(UPB_OK, encoding="utf-8")
+    gold = read(str(raw), "upb", "de", "gold")
+    pairs = pd.DataFrame(
+        {
+            "id": ["gold-en-de-000000"],
+            "src_id": ["gold-en-000000"],
+            "tgt_id": ["gold-de-000000"],
+            "src_lang": ["en"],
+            "tgt_lang": ["de"],
+            "src_tokens": [["Anna", "bought", "books"]],
+            "tgt_tokens": [list(gold["tokens"][0])],
+            "provider": ["parallel"],
+        }
+    )
+    projected = gold.assign(id="gold-en-000000-p0.de", sentence_id="gold-en-000000.de")
+    projected["tokens"] = [projected_tokens]
+    paths = {k: str(tmp_path / f"{k}.parquet") for k in ("projected", "gold", "pairs")}
+    write_artifact(projected, paths["projected"], SRL_INSTANCES)
+    write_artifact(gold, paths["gold"], SRL_INSTANCES)
+    write_artifact(pairs, paths["pairs"], PAIRS)
+    return paths
+
+
+def test_srl_projection_eval_with_tokens_other_than_the_gold_sentence_names_both_files(tmp_path):
+    from pipeline_steps import srl_projection_eval
+    from pipeline_steps.errors import ArtifactError
+
+    paths = _srl_gold_artifacts(tmp_path, ["Anna", "kaufte", "Buecher"])
+    out = tmp_path / "out"
+    ctx = StepContext(
+        input=paths,
+        output={"scores": str(out / "scores.parquet"), "summary": str(out / "summary.json")},
+        params={"langs": ["de"], "backend": "eflomal", "mapping": "head2word"},
+    )
+    with pytest.raises(ArtifactError, match="tokens differ from gold target sentence 'gold-de-000000'") as e:
+        srl_projection_eval.main(ctx)
+    assert (e.value.path, e.value.row, e.value.field) == (paths["projected"], 0, "tokens")
+    assert f"row 0 of {paths['gold']}" in e.value.message
+    assert not out.exists() or not any(out.iterdir())
+    # the same files with the gold tokens score
+    paths = _srl_gold_artifacts(tmp_path, ["Anna", "kaufte", "Bücher"])
+    srl_projection_eval.main(ctx)
+    assert (out / "scores.parquet").exists()
+
+
+def test_srl_gold_pairs_with_different_sentence_counts_name_both_files(tmp_path):
+    from pipeline_steps import pairs, srl_projection
+    from pipeline_steps.formats import read
+    from pipeline_steps.io import write_artifact
+    from pipeline_steps.schemas import SRL_INSTANCES
+
+    raws = {"src": tmp_path / "gold.en.conllu", "tgt": tmp_path / "gold.de.conllu"}
+    raws["src"].write_text(UPB_OK + "\n" + UPB_OK.replace("Anna", "Omar"), encoding="utf-8")
+    raws["tgt"].write_text(UPB_OK, encoding="utf-8")
+    sentences = {}
+    for side, lang in (("src", "en"), ("tgt", "de")):
+        instances = str(tmp_path / f"{side}.instances.parquet")
+        write_artifact(read(str(raws[side]), "upb", lang, "gold"), instances, SRL_INSTANCES)
+        sentences[side] = str(tmp_path / f"{side}.sentences.parquet")
+        srl_projection.main_sentences(
+            StepContext(input={"instances": instances}, output={"sentences": sentences[side]}, params={})
+        )
+    out = tmp_path / "out" / "gold.de.parquet"
+    ctx = StepContext(
+        input=sentences,
+        output={"pairs": str(out)},
+        params={"corpus": "gold", "src_lang": "en", "tgt_lang": "de"},
+    )
+    with pytest.raises(InputFormatError, match="differ in length") as e:
+        pairs.main(ctx)
+    assert e.value.path == str(raws["src"]) and e.value.line == 5  # the second sentence: no partner
+    assert f"{raws['src']} has 2 sentences, {raws['tgt']} has 1" in e.value.message
+    assert not out.parent.exists() or not any(out.parent.iterdir())

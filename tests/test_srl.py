@@ -256,6 +256,14 @@ def test_demo_srl_sets_read_in_both_layouts():
     roles = {t[2:] for df in (en, de) for tags in df["tags"] for t in tags if t != "O"}
     assert roles == {"A0", "A1", "A2", "AM-LOC", "AM-NEG", "AM-TMP"}  # config/demo-srl.yaml's labels
     assert en["sentence_id"].nunique() == 120 and len(en) > 120  # some sentences have two predicates
+    # the gold pair (data.gold_parallel.de): 30 sentences a side, the same predicates and roles
+    g_en = formats.read(str(demo / "gold.en-de.en.conllu"), "upb_ewt", "en", "gold")
+    g_de = formats.read(str(demo / "gold.en-de.de.conllu"), "upb", "de", "gold")
+    assert g_en["sentence_id"].nunique() == g_de["sentence_id"].nunique() == 30
+    assert list(g_en["sense"]) == list(g_de["sense"])
+    assert [sorted(t for t in x if t != "O") for x in g_en["tags"]] == [
+        sorted(t for t in x if t != "O") for x in g_de["tags"]
+    ]
 
 
 # ---------------------------------------------------------------------------------- real data
@@ -368,6 +376,120 @@ def test_projected_instances_take_the_translation_of_their_sentence(tmp_path):
             inst, pairs.iloc[:0], alignments.iloc[:0], "de", ("i.parquet", "p.parquet", "a.parquet")
         )
     assert err.value.path == "i.parquet" and err.value.field == "sentence_id"
+
+
+# ------------------------------------------------------------------------- projection vs gold
+
+# the German side of EWT's sentence, labelled in UPB's de/fr/es layout, and a second pair
+GOLD_DE = """\
+1\tBush\tBush\tPROPN\t_\t_\t2\tnsubj\t_\t_\tA0\t_
+2\tnominierte\tnominieren\tVERB\t_\t_\t0\troot\tY\tnominate.01\t_\t_
+3\tzwei\tzwei\tNUM\t_\t_\t4\tnummod\t_\t_\t_\t_
+4\tPersonen\tPerson\tNOUN\t_\t_\t2\tobj\t_\t_\tA1\tA0
+5\t,\t,\tPUNCT\t_\t_\t9\tpunct\t_\t_\t_\t_
+6\tum\tum\tSCONJ\t_\t_\t9\tmark\t_\t_\t_\t_
+7\tRichter\tRichter\tNOUN\t_\t_\t9\tobj\t_\t_\t_\tA1
+8\tzu\tzu\tPART\t_\t_\t9\tmark\t_\t_\t_\t_
+9\tersetzen\tersetzen\tVERB\t_\t_\t2\tadvcl\tY\treplace.01\tAM-PRP\t_
+10\t.\t.\tPUNCT\t_\t_\t2\tpunct\t_\t_\t_\t_
+
+1\tAnna\tAnna\tPROPN\t_\t_\t2\tnsubj\t_\t_\tA0
+2\tkaufte\tkaufen\tVERB\t_\t_\t0\troot\tY\tbuy.01\t_
+3\tBücher\tBuch\tNOUN\t_\t_\t2\tobj\t_\t_\tA1
+4\t.\t.\tPUNCT\t_\t_\t2\tpunct\t_\t_\t_
+"""
+BUY_EN = """\
+1\tAnna\tAnna\tPROPN\tNNP\t_\t2\tnsubj\t_\t_\t_\tARG0
+2\tbought\tbuy\tVERB\tVBD\t_\t0\troot\t_\t_\tbuy.01\tV
+3\tbooks\tbook\tNOUN\tNNS\t_\t2\tobj\t_\t_\t_\tARG1
+4\t.\t.\tPUNCT\t.\t_\t2\tpunct\t_\t_\t_\t_
+"""
+
+
+def _score_gold_pair(tmp_path, links: list[set[tuple[int, int]]]) -> dict[str, tuple[int, int, int]]:
+    """The EWT sentence and "Anna bought books ." paired with GOLD_DE, aligned by ``links`` (one set per
+    sentence), projected and scored by ``srl_projection_eval.main``; its counts by label."""
+    from pipeline_steps import srl_projection_eval
+    from pipeline_steps.pairs import pair_sentences
+    from pipeline_steps.runner import StepContext
+    from pipeline_steps.schemas import ALIGNMENTS, PAIRS, PROJECTION_SCORES
+    from pipeline_steps.srl_projection import project_instances, sentences_of
+
+    (tmp_path / "en.conllu").write_text(EWT.split("\n\n# text")[0] + "\n\n" + BUY_EN, encoding="utf-8")
+    (tmp_path / "de.conllu").write_text(GOLD_DE, encoding="utf-8")
+    src = formats.read(str(tmp_path / "en.conllu"), "upb_ewt", "en", "gold")
+    gold = formats.read(str(tmp_path / "de.conllu"), "upb", "de", "gold")
+    pairs = pair_sentences(sentences_of(src), sentences_of(gold), "gold", "en", "de")
+    alignments = pd.DataFrame(
+        {
+            "pair_id": list(pairs["id"]),
+            "links": [[{"s": s, "t": t} for s, t in sorted(x)] for x in links],
+            "backend": "hand",
+            "symmetrization": "none",
+        }
+    )
+    projected, _ = project_instances(src, pairs, alignments, "de")
+    paths = {k: str(tmp_path / f"{k}.parquet") for k in ("projected", "gold", "pairs")}
+    write_artifact(projected, paths["projected"], SRL_INSTANCES)
+    write_artifact(gold, paths["gold"], SRL_INSTANCES)
+    write_artifact(pairs, paths["pairs"], PAIRS)
+    write_artifact(alignments, tmp_path / "align.parquet", ALIGNMENTS)
+    out = {"scores": str(tmp_path / "scores.parquet"), "summary": str(tmp_path / "summary.json")}
+    params = {"langs": ["de"], "backend": "hand", "mapping": "head2word"}
+    srl_projection_eval.main(StepContext(input=paths, output=out, params=params))
+    scores = read_artifact(out["scores"], PROJECTION_SCORES)
+    de = scores[scores["lang"] == "de"].set_index("label")
+    avg = scores[scores["lang"] == "avg"].iloc[0]
+    assert (avg["f1"], avg["support"]) == (de.loc["ALL", "f1"], de.loc["ALL", "support"])
+    return {
+        label: (round(row.precision, 6), round(row.recall, 6), int(row.support))
+        for label, row in de.iterrows()
+    }
+
+
+# Bush(0) nominated(1) two(2) individuals(3) to(4) replace(5) jurists(6) .(7)
+# Bush(0) nominierte(1) zwei(2) Personen(3) ,(4) um(5) Richter(6) zu(7) ersetzen(8) .(9)
+BUSH_LINKS = {(0, 0), (1, 1), (2, 2), (3, 3), (6, 6), (7, 9)}
+
+
+def test_srl_projection_scores_equal_a_hand_computation(tmp_path):
+    # replace -> ersetzen; "books" has no link, so buy.01's A1 is not projected
+    scores = _score_gold_pair(tmp_path, [BUSH_LINKS | {(5, 8)}, {(0, 0), (1, 1), (3, 3)}])
+    # projected (k, predicate, head, role): (0,1,0,A0) (0,1,3,A1) (0,1,8,AM-PRP) (0,8,3,A0) (0,8,6,A1)
+    # (1,1,0,A0); gold: the same and (1,1,2,A1). (0,1,0,A0) and (1,1,0,A0) are two triples (k differs).
+    #          TP  projected  gold
+    # A0        3      3        3
+    # A1        2      2        3
+    # AM-PRP    1      1        1
+    # ALL       6      6        7   -> P 1, R 6/7
+    # PREDICATE 3      3        3      (0,1) (0,8) (1,1)
+    assert scores == {
+        "A0": (1.0, 1.0, 3),
+        "A1": (1.0, round(2 / 3, 6), 3),
+        "AM-PRP": (1.0, 1.0, 1),
+        "ALL": (1.0, round(6 / 7, 6), 7),
+        "PREDICATE": (1.0, 1.0, 3),
+    }
+
+
+def test_a_predicate_projected_onto_a_non_predicate_word_makes_its_arguments_false_positives(tmp_path):
+    # replace -> zu (7) and ersetzen (8): the leftmost, "zu", is no gold predicate
+    scores = _score_gold_pair(tmp_path, [BUSH_LINKS | {(5, 7), (5, 8)}, {(0, 0), (1, 1), (2, 2), (3, 3)}])
+    # projected: (0,1,0,A0) (0,1,3,A1) (0,1,7,AM-PRP) (0,7,3,A0) (0,7,6,A1) (1,1,0,A0) (1,1,2,A1)
+    # gold:      (0,1,0,A0) (0,1,3,A1) (0,1,8,AM-PRP) (0,8,3,A0) (0,8,6,A1) (1,1,0,A0) (1,1,2,A1)
+    #          TP  projected  gold
+    # A0        2      3        3      (0,7,3,A0): replace's A0 under the wrong predicate
+    # A1        2      3        3      (0,7,6,A1): likewise, though Richter is right
+    # AM-PRP    0      1        1      nominate's AM-PRP on "zu"
+    # ALL       4      7        7
+    # PREDICATE 2      3        3      (0,7) is a false positive, (0,8) missed
+    assert scores == {
+        "A0": (round(2 / 3, 6), round(2 / 3, 6), 3),
+        "A1": (round(2 / 3, 6), round(2 / 3, 6), 3),
+        "AM-PRP": (0.0, 0.0, 1),
+        "ALL": (round(4 / 7, 6), round(4 / 7, 6), 7),
+        "PREDICATE": (round(2 / 3, 6), round(2 / 3, 6), 3),
+    }
 
 
 # ---------------------------------------------------------------------------------- baseline

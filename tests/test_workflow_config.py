@@ -286,6 +286,11 @@ def test_projection_settings_change_the_fingerprint_of_methods_trained_on_projec
             lambda c: c["data"]["test"]["de"].update(format="conll2002"),
             "not a format of task",
         ),
+        (
+            "demo-srl.yaml",
+            lambda c: c["data"]["gold_parallel"]["de"].update(src_format="tsv"),
+            r"data.gold_parallel.de.src_format: 'tsv' is not a format of task",
+        ),
     ],
 )
 def test_task_checks(name, mutate, fragment):
@@ -315,6 +320,49 @@ def test_qa_translate_train_runs_the_tagging_chain_on_segmented_contexts():
     assert wfc.method_inputs(qa, "to-de@word2word") == [f"{r}/qa/train.de.word2word.parquet"]
     ner = wfc.prepare(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), ROOT)
     assert wfc.sentences_path(ner, "train") == f"{wfc.results_dir(ner)}/ingest/train.parquet"
+
+
+def test_srl_gold_pairs_plan_ingest_sentences_pairs_alignment_projection_and_scores():
+    """data.gold_parallel for task srl (issue 14): UPB files on both sides, each sentence once (rule
+    srl_sentences), paired, aligned, projected like the training set and scored by the SRL scorer."""
+    srl = wfc.prepare(yaml.safe_load((ROOT / "config" / "demo-srl.yaml").read_text()), ROOT)
+    r = wfc.results_dir(srl)
+    assert wfc.gold_langs(srl) == ["de"]
+    assert wfc.dataset(srl, "gold.de.src")["format"] == "upb_ewt"  # src_format
+    assert wfc.dataset(srl, "gold.de.tgt")["format"] == "upb"
+    assert wfc.dataset(srl, "gold.de.tgt")["require_tags"] is True
+    assert wfc.dataset_path(srl, "gold.de.src") == "resources/demo/srl/gold.en-de.en.conllu"
+    assert wfc.parallel_sentences(srl, "gold", "de") == {
+        "src": f"{r}/srl/gold.de.src.sentences.parquet",
+        "tgt": f"{r}/srl/gold.de.tgt.sentences.parquet",
+    }
+    assert wfc.sentences_path(srl, "train") == f"{r}/srl/train.sentences.parquet"
+    assert wfc.srl_project_inputs(srl, "gold", "de") == {
+        "instances": f"{r}/ingest/gold.de.src.parquet",
+        "pairs": f"{r}/pairs/gold.de.parquet",
+        "alignments": f"{r}/align/gold.de.parquet",
+    }
+    assert wfc.srl_project_inputs(srl, "train", "de") == {  # translate-train, as before
+        "instances": f"{r}/ingest/train.parquet",
+        "pairs": f"{r}/pairs/translated.de.parquet",
+        "alignments": f"{r}/align/translated.de.parquet",
+    }
+    assert wfc.srl_projected_path(srl, "de") == f"{r}/srl/train.de.parquet"
+    assert wfc.projection_eval_inputs(srl) == {
+        "projected": [f"{r}/srl/gold.de.parquet"],
+        "gold": [f"{r}/ingest/gold.de.tgt.parquet"],
+        "pairs": [f"{r}/pairs/gold.de.parquet"],
+    }
+    assert wfc.projection_eval_step(srl) == "srl_projection_eval:main"
+    assert wfc.projection_eval_params(srl) == {"backend": "eflomal", "langs": ["de"], "mapping": "head2word"}
+    assert f"{r}/projection/summary.json" in wfc.all_targets(srl)
+    assert wfc.report_inputs(srl)["projection"] == [f"{r}/projection/summary.json"]
+    # NER's gold pairs stay on the ingested sentences and the span scorer
+    ner = wfc.prepare(load(), ROOT)
+    n = wfc.results_dir(ner)
+    assert wfc.parallel_sentences(ner, "gold", "de")["src"] == f"{n}/ingest/gold.de.src.parquet"
+    assert wfc.projection_eval_step(ner) == "projection_eval:main"
+    assert wfc.projection_eval_inputs(ner)["projected"][0] == f"{n}/project/gold.de.span2span.parquet"
 
 
 def test_cotraining_rounds_chain_the_right_models_and_states():

@@ -136,6 +136,15 @@ def test_srl_demo_end_to_end(workdir):
     ]  # fmt: skip
     md = (r / "report/table.md").read_text(encoding="utf-8")
     assert md.splitlines()[2].startswith("Argument F1 (%)")
+    # data.gold_parallel.de: the gold pair's English instances projected through eflomal (trained on its
+    # 30 pairs only) against its German ones (srl_projection_eval.py). Demo: ALL P/R/F1 90.1/65.8/76.0;
+    # PREDICATE 100/77.8/87.5 (the 6 "see" of "did not see" have no link; "buy" of "wanted to buy" lands
+    # on "wollte", want's word, so its arguments are false positives but its position counts once)
+    scores = io.read_artifact(r / "projection/scores.parquet", schemas.PROJECTION_SCORES)
+    de = scores[scores["lang"] == "de"].set_index("label")
+    assert de.loc["ALL", "f1"] > 0.7 and de.loc["ALL", "precision"] > 0.85
+    assert de.loc["PREDICATE", "support"] == 36 and de.loc["PREDICATE", "f1"] > 0.8
+    assert set(scores["mapping"]) == {"head2word"} and "## Label projection" in md
 
 
 def test_qa_demo_end_to_end(workdir):

@@ -41,8 +41,7 @@ rule spans:
 
 rule pair_parallel:
     input:
-        src=f"{R}/ingest/{{corpus}}.{{lang}}.src.parquet",
-        tgt=f"{R}/ingest/{{corpus}}.{{lang}}.tgt.parquet",
+        unpack(wfc.wildcard_fn(wfc.parallel_sentences, config, "corpus", "lang")),
     output:
         pairs=f"{R}/pairs/{{corpus}}.{{lang}}.parquet",
     wildcard_constraints:

@@ -1,5 +1,6 @@
-# Label projection (span-to-span or word-to-word) and its evaluation against gold target labels; QA
-# training examples rebuilt in each target language around their projected answer.
+# Label projection (span-to-span or word-to-word; SRL's predicates and argument heads word to word) and
+# its evaluation against gold target labels; QA training examples rebuilt in each target language around
+# their projected answer.
 
 
 rule project:
@@ -31,7 +32,7 @@ rule projection_eval:
         scores=f"{R}/projection/scores.parquet",
         summary=f"{R}/projection/summary.json",
     params:
-        step="projection_eval:main",
+        step=wfc.projection_eval_step(config),
         **wfc.projection_eval_params(config),
     log:
         f"{LOGS}/projection_eval.log",
@@ -66,18 +67,16 @@ rule qa_assemble:
 
 rule srl_project:
     input:
-        instances=f"{R}/ingest/train.parquet",
-        pairs=f"{R}/pairs/translated.{{lang}}.parquet",
-        alignments=f"{R}/align/translated.{{lang}}.parquet",
+        unpack(wfc.wildcard_fn(wfc.srl_project_inputs, config, "srl_set", "lang")),
     output:
-        instances=f"{R}/srl/train.{{lang}}.parquet",
+        instances=f"{R}/srl/{{srl_set}}.{{lang}}.parquet",
     params:
         step="srl_projection:main",
         lang=lambda wc: wc.lang,
     log:
-        f"{LOGS}/srl_project/{{lang}}.log",
+        f"{LOGS}/srl_project/{{srl_set}}.{{lang}}.log",
     benchmark:
-        f"{BENCH}/srl_project/{{lang}}.tsv"
+        f"{BENCH}/srl_project/{{srl_set}}.{{lang}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

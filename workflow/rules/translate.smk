@@ -1,5 +1,6 @@
 # Translation fetch: the source training set into each target language (cached by text hash): sentence
-# pairs for tagging (then aligned and projected), translated examples with their labels for cls.
+# pairs for tagging (then aligned and projected), translated examples with their labels for cls; SRL
+# instances as one sentence each (the training set, and the gold pairs' two sides).
 
 
 rule translate:
@@ -42,15 +43,15 @@ rule translate_examples:
 
 rule srl_sentences:
     input:
-        instances=f"{R}/ingest/train.parquet",
+        instances=f"{R}/ingest/{{name}}.parquet",
     output:
-        sentences=f"{R}/srl/train.sentences.parquet",
+        sentences=f"{R}/srl/{{name}}.sentences.parquet",
     params:
         step="srl_projection:main_sentences",
     log:
-        f"{LOGS}/srl_sentences.log",
+        f"{LOGS}/srl_sentences/{{name}}.log",
     benchmark:
-        f"{BENCH}/srl_sentences.tsv"
+        f"{BENCH}/srl_sentences/{{name}}.tsv"
     conda:
         "../../envs/xlt.yaml"
     script:

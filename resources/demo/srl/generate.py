@@ -6,8 +6,11 @@ slots ``{P}``, ``{P2}``, ``{O}``, ``{C}``, ``{D}`` filled from ``lexicon.tsv``) 
 Proposition Bank files: English in the EWT layout (``upb_ewt``: PropBank 3 names ARG0, ARGM-TMP, V) and
 German in the de/fr/es layout (``upb``: FILLPRED, A0, AM-TMP), so that the demo reads both. Heads and
 lemmas are placeholders (the reader does not use them). ``translations.en-de.tsv`` pairs each English
-training sentence with its German side (the ``file`` translation provider of translate-train).
-Deterministic (seed 2024):
+training sentence with its German side (the ``file`` translation provider of translate-train). The
+``gold`` split is a sentence-parallel pair labelled on both sides from the same templates,
+``gold.en-de.en.conllu`` (EWT layout) and ``gold.en-de.de.conllu`` (de/fr/es layout): the projection of
+its English instances is scored against its German ones (``data.gold_parallel``). Deterministic (seed
+2024; the gold split is drawn last, so adding it left the other files as they were):
 ``.venv/bin/python resources/demo/srl/generate.py`` rewrites identical files.
 """
 
@@ -20,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SIZES = {"train": 120, "dev": 30, "test": 30}
+SIZES = {"train": 120, "dev": 30, "test": 30, "gold": 30}
 SLOT_UPOS = {"P": "PROPN", "P2": "PROPN", "O": "NOUN", "C": "PROPN", "D": "PROPN"}
 
 
@@ -96,6 +99,11 @@ def generate() -> dict[str, list[tuple[dict[str, str], dict[str, str]]]]:
     return splits
 
 
+def file_name(split: str, lang: str) -> str:
+    """``en.train.conllu``; the gold split's sides ``gold.en-de.en.conllu``, ``gold.en-de.de.conllu``."""
+    return f"gold.en-de.{lang}.conllu" if split == "gold" else f"{lang}.{split}.conllu"
+
+
 def render() -> dict[str, str]:
     """{file name: content} of every output file."""
     files = {}
@@ -109,7 +117,7 @@ def render() -> dict[str, str]:
                 parts.append(
                     conllu(sentence, row["senses"].split(","), layout, f"demo-{split}-{lang}-{k:04d}")
                 )
-            files[f"{lang}.{split}.conllu"] = "".join(parts)
+            files[file_name(split, lang)] = "".join(parts)
         if split == "train":
             lines = []
             for row, values in examples:
