@@ -12,15 +12,18 @@ always in %, mean over seeds, with the standard deviation when there is more tha
 
 In general the csv has ``{metric}_mean`` and ``{metric}_std`` for each of the task's metrics, in
 ``TaskInfo.metrics`` order, and ``n_seeds`` counts the seeds of the headline (first) metric; a std is
-empty with one seed. With both ZERO-SHOT and MTL-WS, the convergence plot (paper 001 Figure 2) is drawn
-from their train logs (schemas.TRAIN_LOG, whose ``phase`` column marks the warm-up; its ``dev_f1``
-column holds the task's model-selection score, the headline metric).
+empty with one seed. With two or more seeds, table.md says whether each method's target average differs
+from ZERO-SHOT's (``report_significance``). With both ZERO-SHOT and MTL-WS, the convergence plot (paper
+001 Figure 2) is drawn from their train logs of every seed, as the mean and a ± sd band
+(schemas.TRAIN_LOG, whose ``phase`` column marks the warm-up; its ``dev_f1`` column holds the task's
+model-selection score, the headline metric).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -35,6 +38,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from pipeline_steps.io import atomic_path, read_artifact, write_text  # noqa: E402
 from pipeline_steps.method_names import MAPPINGS, row_name, split_method  # noqa: E402
 from pipeline_steps.report_few_shot import few_shot_markdown, few_shot_table, plot_few_shot  # noqa: E402
+from pipeline_steps.report_significance import significance_markdown, significance_table  # noqa: E402
 from pipeline_steps.report_throughput import figure as throughput_figure  # noqa: E402
 from pipeline_steps.report_throughput import job_throughput  # noqa: E402
 from pipeline_steps.report_throughput import markdown as throughput_markdown  # noqa: E402
@@ -175,9 +179,11 @@ def markdown(
     task: TaskInfo | str = DEFAULT_TASK,
     augmentation: pd.DataFrame | None = None,
     few_shot: pd.DataFrame | None = None,
+    significance: pd.DataFrame | None = None,
 ) -> str:
     """table.md: the headline table (tagging: entity F1; classification: accuracy; QA: ``F1 / EM``),
-    then a table per further metric not shown in the cells (classification: macro-F1), Table 5 (when
+    then a table per further metric not shown in the cells (classification: macro-F1), each method's
+    difference from ZERO-SHOT with a t-test (``report_significance``; with 2+ seeds a side), Table 5 (when
     both projection mappings ran), paper 003 Table 4 (when an xTune ablation ran), paper 000 Table 3/9
     (when few-shot runs ran) and the label projection scores (when given)."""
     info = _task(task)
@@ -193,6 +199,8 @@ def markdown(
         if metric not in shown and f"{metric}_mean" in table.columns:
             lines += ["", f"## {_capitalised(_label(info, metric))} (%)", ""]
             lines += _grid(table, langs, _stat_cell(metric))
+    if significance is not None:
+        lines += significance_markdown(significance, info.metric_labels[0])
     if mappings is not None and len(mappings):
         scored = "" if info.kind == "tagging" else f"; {info.metric_labels[0]} %"
         heading = f"## TO with span-to-span vs word-to-word label projection (paper 001 Table 5{scored})"
@@ -277,27 +285,48 @@ def plot(
     save_figure(f1_figure(table, title, metric, label)[0], path)
 
 
-def convergence(logs: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Dev score against fine-tuning step (paper 001 Figure 2), from the train logs alone: the steps of
-    the ``main`` phase (for MTL-WS those after the warm-up) numbered from 1, so both curves start at the
-    first adaptation step. A log without a ``main`` phase is plotted whole. The score is the train log's
-    ``dev_f1`` (the task's model-selection metric), in %."""
+def convergence(logs: Mapping[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
+    """Dev score against fine-tuning step (paper 001 Figure 2), from the train logs alone, one log per
+    (method, seed): the steps of the ``main`` phase (for MTL-WS those after the warm-up) numbered from
+    1, so both curves start at the first adaptation step. A log without a ``main`` phase is plotted
+    whole. The score is the train log's ``dev_f1`` (the task's model-selection metric), in %."""
     rows = []
-    for method, df in logs.items():
+    for (method, seed), df in logs.items():
         main = df[df["phase"] == MAIN_PHASE]
         if main.empty:
             main = df
         first = int(main["step"].min()) if len(main) else 1
         dev = main[main["dev_f1"].notna()]
-        rows += [(method, int(r.step) - first + 1, 100.0 * r.dev_f1) for r in dev.itertuples()]
-    return pd.DataFrame(rows, columns=["method", "step", "dev_f1"])
+        rows += [(method, int(seed), int(r.step) - first + 1, 100.0 * r.dev_f1) for r in dev.itertuples()]
+    return pd.DataFrame(rows, columns=["method", "seed", "step", "dev_f1"])
+
+
+def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """:func:`convergence`'s curves averaged over seeds at each step: method, step, dev_f1 (mean),
+    dev_f1_std (NaN with one seed), n_seeds."""
+    grouped = curves.groupby(["method", "step"], sort=False)["dev_f1"]
+    out = grouped.agg(dev_f1="mean", dev_f1_std="std", n_seeds="count").reset_index()
+    return out.sort_values(["method", "step"], key=_method_order(curves)).reset_index(drop=True)
+
+
+def _method_order(curves: pd.DataFrame):
+    """A sort key keeping the methods in their order of first appearance in ``curves``."""
+    rank = {m: i for i, m in enumerate(dict.fromkeys(curves["method"]))}
+    return lambda col: col.map(rank) if col.name == "method" else col
 
 
 def convergence_figure(curves: pd.DataFrame, title: str, label: str = "entity F1") -> tuple[Figure, Axes]:
-    """One line per method of :func:`convergence`; the y axis names the task's headline metric."""
+    """One line per method of :func:`convergence` (the mean over its seeds, a band of ± one standard
+    deviation where several seeds have a step); the y axis names the task's headline metric."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    for method, group in curves.groupby("method", sort=False):
-        ax.plot(group["step"], group["dev_f1"], marker="o", markersize=3, label=method)
+    for method, group in mean_curves(curves).groupby("method", sort=False):
+        n = int(group["n_seeds"].max())
+        name = f"{method} ({n} seed{'s' * (n > 1)})"
+        (line,) = ax.plot(group["step"], group["dev_f1"], marker="o", markersize=3, label=name)
+        band = group[group["n_seeds"] > 1]
+        if len(band):
+            low, high = band["dev_f1"] - band["dev_f1_std"], band["dev_f1"] + band["dev_f1_std"]
+            ax.fill_between(band["step"], low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel("fine-tuning step (after warm-up)")
     ax.set_ylabel(f"source dev {label} (%)")
     ax.set_title(title)
@@ -312,10 +341,11 @@ def plot_convergence(curves: pd.DataFrame, path: str | Path, title: str, label: 
 
 def main(ctx: StepContext) -> None:
     """Rule ``report``. input: metrics (eval artifacts), projection (optional: [summary.json]),
-    train_logs (one per ``curve_methods``; nothing else of a model is read); output: table, csv, plot,
-    convergence (optional: [png]); params: experiment, source_lang, target_langs, methods, mapping,
-    curve_methods, task (ner | absa | cls | qa; ``ner`` when absent), augmentations (report row ->
-    augmentation of the xTune ablations, for paper 003 Table 4; optional). Throughput
+    train_logs (one per ``curve_methods`` x ``seeds``, method-major; nothing else of a model is read);
+    output: table, csv, plot, convergence (optional: [png]); params: experiment, source_lang,
+    target_langs, methods, mapping, curve_methods, seeds, task (ner | absa | cls | qa; ``ner`` when
+    absent), augmentations (report row -> augmentation of the xTune ablations, for paper 003 Table 4;
+    optional). Throughput
     (``report_throughput``): input all_train_logs, predictions; params benchmarks, batch_size; output
     throughput (png) and a section of the table."""
     frames = [read_artifact(p, METRICS) for p in ctx.input["metrics"]]
@@ -329,10 +359,9 @@ def main(ctx: StepContext) -> None:
     if isinstance(convergence_png, list):
         convergence_png = convergence_png[0] if convergence_png else None
     if convergence_png:
-        logs = {
-            m: read_artifact(f, TRAIN_LOG)
-            for m, f in zip(p["curve_methods"], ctx.input["train_logs"], strict=True)
-        }
+        runs = [(m, int(s)) for m in p["curve_methods"] for s in p["seeds"]]
+        files = zip(runs, ctx.input["train_logs"], strict=True)
+        logs = {run: read_artifact(f, TRAIN_LOG) for run, f in files}
         plot_convergence(convergence(logs), convergence_png, "Effect of warm-up on convergence", label=label)
     projection = None
     if ctx.input.get("projection"):
@@ -353,7 +382,8 @@ def main(ctx: StepContext) -> None:
         plot_few_shot(
             few_shot, f"{task.headline}_mean", few_shot_png[0], f"Few-shot ({p['experiment']})", label
         )
-    text = markdown(table, projection, title, mappings, task, augmentation, few_shot)
+    significance = significance_table(table, task.headline)
+    text = markdown(table, projection, title, mappings, task, augmentation, few_shot, significance)
     if ctx.output.get("throughput"):  # the rule always asks for it
         speed = job_throughput(
             p["benchmarks"], ctx.input["all_train_logs"], ctx.input["predictions"], int(p["batch_size"])

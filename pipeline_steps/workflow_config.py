@@ -1030,7 +1030,11 @@ def report_inputs(config: dict) -> dict[str, list[str]]:
     return {
         "metrics": [f"{r}/eval/{m}/{s}.parquet" for m in dag_methods(config) for s in config["seeds"]],
         "projection": [f"{r}/projection/summary.json"] if gold_langs(config) else [],
-        "train_logs": [f"{r}/finetune/{m}/{seed}/train_log.parquet" for m in convergence_methods(config)],
+        "train_logs": [  # Figure 2 averages its curves over the seeds
+            f"{r}/finetune/{m}/{s}/train_log.parquet"
+            for m in convergence_methods(config)
+            for s in config["seeds"]
+        ],
         "xtune_logs": [f"{r}/finetune/{m}/{seed}/train_log.parquet" for m in xtune_curve_methods(config)],
         **throughput_inputs(config),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 
-from pipeline_steps import report
+from pipeline_steps import report, report_significance
 from pipeline_steps.io import write_artifact, write_json
 from pipeline_steps.runner import StepContext
 from pipeline_steps.schemas import METRICS, TRAIN_LOG
@@ -146,9 +147,70 @@ def test_convergence_counts_steps_after_the_warmup():
         }
     )
     zero = warm.assign(phase="main", dev_f1=[None, 0.2, 0.5, None, 0.7])
-    curves = report.convergence({"mtl_ws": warm, "zero_shot": zero})
+    curves = report.convergence({("mtl_ws", 13): warm, ("zero_shot", 13): zero})
     assert curves[curves["method"] == "mtl_ws"][["step", "dev_f1"]].values.tolist() == [[1, 50.0], [3, 70.0]]
     assert curves[curves["method"] == "zero_shot"]["step"].tolist() == [2, 3, 5]
+    assert set(curves["seed"]) == {13}
+
+
+def test_convergence_is_averaged_over_seeds_step_by_step():
+    """Issue 15: Figure 2 over seeds; a step one seed lacks is the mean of the others."""
+    one = pd.DataFrame({"step": [1, 2, 3], "phase": ["main"] * 3, "dev_f1": [0.2, None, 0.6]})
+    two = pd.DataFrame({"step": [1, 2, 3], "phase": ["main"] * 3, "dev_f1": [0.4, 0.5, 0.8]})
+    curves = report.convergence({("mtl_ws", 13): one, ("mtl_ws", 14): two, ("zero_shot", 13): two})
+    mean = report.mean_curves(curves)
+    ws = mean[mean["method"] == "mtl_ws"]
+    assert ws["step"].tolist() == [1, 2, 3] and ws["n_seeds"].tolist() == [2, 1, 2]
+    assert ws["dev_f1"].tolist() == pytest.approx([30.0, 50.0, 70.0])
+    # the sample sd of (20, 40) and of (60, 80): 14.14; one seed: none
+    assert ws["dev_f1_std"].tolist()[0] == pytest.approx(math.sqrt(200))
+    assert math.isnan(ws["dev_f1_std"].tolist()[1])
+    assert list(dict.fromkeys(mean["method"])) == ["mtl_ws", "zero_shot"]
+    fig, ax = report.convergence_figure(curves, "t")
+    try:  # a band for the two-seed method only; the legend counts the seeds
+        assert len(ax.collections) == 1
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert legend == ["mtl_ws (2 seeds)", "zero_shot (1 seed)"]
+    finally:
+        plt.close(fig)
+
+
+def avg_rows(rows: list[tuple[str, float, float, int]]) -> pd.DataFrame:
+    """A report table of target ``avg`` rows only: (method, mean, std, n_seeds)."""
+    return pd.DataFrame(
+        [(m, "avg", mean, std, n) for m, mean, std, n in rows],
+        columns=["method", "lang", "f1_mean", "f1_std", "n_seeds"],
+    )
+
+
+def test_significance_is_students_t_with_the_pooled_sd():
+    """Hand computation: 53 ± 2 against 50 ± 1, three seeds each: s_p = sqrt((2*4 + 2*1) / 4) = 1.581,
+    t = 3 / (s_p sqrt(2/3)) = 2.324 on 4 df; p from the closed-form t(4) CDF (not from scipy)."""
+    sig = report_significance.significance_table(
+        avg_rows([("zero_shot", 50.0, 1.0, 3), ("mtl", 53.0, 2.0, 3), ("to", 49.0, math.nan, 1)]), "f1"
+    ).set_index("method")
+    assert sig.loc["mtl", "delta"] == pytest.approx(3.0)
+    assert sig.loc["mtl", "pooled_sd"] == pytest.approx(math.sqrt(2.5))
+    t = 3 / (math.sqrt(2.5) * math.sqrt(2 / 3))
+    assert sig.loc["mtl", "t"] == pytest.approx(t)
+    x = t / math.sqrt(4 + t * t)
+    cdf = 0.5 + 0.75 * x * (1 - x * x / 3)
+    assert sig.loc["mtl", "p"] == pytest.approx(2 * (1 - cdf))  # 0.081: not significant at 0.05
+    assert sig.loc["to", "delta"] == pytest.approx(-1.0) and math.isnan(sig.loc["to", "t"])
+    md = "\n".join(report_significance.significance_markdown(sig.reset_index(), "entity F1"))
+    assert "| mtl | +3.00 | 1.58 | +2.32 | 0.081 | 3 / 3 | no |" in md
+    assert "| to | -1.00 |  |  |  | 1 / 3 | no test |" in md
+
+
+def test_significance_needs_the_baseline_and_two_seeds_a_side():
+    one_seed = avg_rows([("zero_shot", 50.0, math.nan, 1), ("mtl", 60.0, math.nan, 1)])
+    sig = report_significance.significance_table(one_seed, "f1")
+    assert sig["delta"].tolist() == [10.0]
+    assert report_significance.significance_markdown(sig, "F1") == []  # no test: no section
+    assert report_significance.significance_table(avg_rows([("mtl", 60.0, 1.0, 3)]), "f1").empty
+    table = avg_rows([("zero_shot", 50.0, 1.0, 3), ("mtl", 56.0, 1.0, 3)])
+    md = report.markdown(table, None, "t", significance=report_significance.significance_table(table, "f1"))
+    assert "## Against zero_shot" in md and "| yes |" in md  # t = 7.35, p = 0.002
 
 
 def train_log(phases: list[str], dev: list[float | None]) -> pd.DataFrame:
@@ -172,11 +234,11 @@ def test_main_draws_the_convergence_plot_from_train_logs_only(tmp_path, monkeypa
     m = tmp_path / "m.parquet"
     write_artifact(metrics_rows(), m, METRICS)
     logs = {
-        "zero_shot": train_log(["main"] * 4, [None, 0.4, None, 0.6]),
-        "mtl_ws": train_log(["warmup"] * 2 + ["main"] * 4, [None, None, None, 0.5, None, 0.8]),
+        ("zero_shot", 13): train_log(["main"] * 4, [None, 0.4, None, 0.6]),
+        ("mtl_ws", 13): train_log(["warmup"] * 2 + ["main"] * 4, [None, None, None, 0.5, None, 0.8]),
     }
     paths = []
-    for method, df in logs.items():
+    for (method, _), df in logs.items():
         paths.append(str(tmp_path / f"{method}.parquet"))
         write_artifact(df, paths[-1], TRAIN_LOG)
     drawn = {}
@@ -193,11 +255,13 @@ def test_main_draws_the_convergence_plot_from_train_logs_only(tmp_path, monkeypa
         "target_langs": ["de", "es"],
         "methods": ["zero_shot"],
         "mapping": "span2span",
-        "curve_methods": list(logs),
+        "curve_methods": [method for method, _ in logs],
+        "seeds": [13],
         "task": "ner",
     }
     report.main(StepContext(input={"metrics": [str(m)], "train_logs": paths}, output=out, params=params))
     curves = drawn["curves"].set_index(["method", "step"])["dev_f1"]
+    assert set(drawn["curves"]["seed"]) == {13}
     assert curves.to_dict() == {
         ("zero_shot", 2): 40.0,
         ("zero_shot", 4): 60.0,
