@@ -12,6 +12,10 @@ Co-training and self-training (paper 002, Alg. 1) name the model of iteration k 
 the last round (``cotrain.iterations``), the one the report's table shows.
 Any method may end in ``-{N}shot``: trained on N examples sampled from the training set with the run's
 seed, for ``few_shot.steps`` steps (paper 000 App. C: the few-shot regime), e.g. ``zero_shot-64shot``.
+A method with a settings block of its own (``method_params.mtl_ws``, ``method_params.lang_adapt``) may
+run in named variants side by side: ``mtl_ws.adam`` trains MTL-WS with the block
+``method_params["mtl_ws.adam"]`` instead, and is a row of its own in the report (issue 15's sweep of
+Eq. 7's readings, gamma and Z in one experiment, the other methods trained once).
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from collections.abc import Sequence
 
 from pipeline_steps.errors import ConfigError
 
-#: The method grammar, stated once: ``base[-lang][@mapping][-iterK][-Nshot]``.
+#: The method grammar, stated once: ``base[.variant][-lang][@mapping][-iterK][-Nshot]``.
 METHOD_PATTERN = (
-    r"(?P<base>[a-z0-9_]+?)(?:-(?P<lang>[a-z]{2,3}))?(?:@(?P<mapping>[a-z0-9_]+?))?"
-    r"(?:-iter(?P<iter>[0-9]+))?(?:-(?P<shots>[0-9]+)shot)?"
+    r"(?P<base>[a-z0-9_]+?)(?:\.(?P<variant>[a-z0-9_]+))?(?:-(?P<lang>[a-z]{2,3}))?"
+    r"(?:@(?P<mapping>[a-z0-9_]+?))?(?:-iter(?P<iter>[0-9]+))?(?:-(?P<shots>[0-9]+)shot)?"
 )
 METHOD_RE = re.compile(f"^{METHOD_PATTERN}$")
 #: The same grammar as a Snakemake wildcard constraint (no named groups).
@@ -43,6 +47,8 @@ AUGMENTED_KINDS = ("code_switch", "subword")
 #: paper 002 Alg. 1: f_lm trained on D plus pseudo-labels picked by f_emb (co) or by itself (self)
 COTRAIN = frozenset({"self_training", "co_training"})
 AUGMENTATIONS = (*AUGMENTED_KINDS, "noise", "mt")
+#: methods configured by a ``method_params`` block named after them: they may run in ``.variant``s
+VARIANT_BASES = frozenset({"mtl_ws", "lang_adapt"})
 
 
 def _parse(name: str) -> tuple[str, str | None, str | None]:
@@ -55,6 +61,10 @@ def _parse(name: str) -> tuple[str, str | None, str | None]:
     base, lang, mapping = m.group("base"), m.group("lang"), m.group("mapping")
     if m.group("iter") is not None and (base not in COTRAIN or int(m.group("iter")) < 1):
         raise ConfigError(f"method {name!r}: only {sorted(COTRAIN)} take -iterK with K >= 1")
+    if m.group("variant") is not None and base not in VARIANT_BASES:
+        raise ConfigError(
+            f"method {name!r}: only {sorted(VARIANT_BASES)} run in named variants (e.g. mtl_ws.adam)"
+        )
     if m.group("shots") is not None and int(m.group("shots")) < 1:
         raise ConfigError(f"method {name!r}: a few-shot size must be at least 1")
     if lang is not None and base not in PER_LANGUAGE:
@@ -79,6 +89,14 @@ def split_method(name: str) -> tuple[str, str | None]:
     only allowed on the per-language methods (TO, BILINGUAL)."""
     base, lang, _ = _parse(name)
     return base, lang
+
+
+def params_key(name: str) -> str:
+    """The ``method_params`` block method ``name`` trains with: ``mtl_ws.adam`` -> ``mtl_ws.adam``,
+    ``mtl_ws`` -> ``mtl_ws``, ``to-de`` -> ``to``."""
+    base, _, _ = _parse(name)
+    variant = METHOD_RE.match(str(name)).group("variant")
+    return base if variant is None else f"{base}.{variant}"
 
 
 def method_mapping(name: str, default: str) -> str:
@@ -136,9 +154,9 @@ def teacher_method(name: str) -> str | None:
 
 def row_name(name: str) -> str:
     """The report row of a DAG method: ``to-de@word2word`` -> ``to@word2word``, ``to-de`` -> ``to``,
-    ``to-de-64shot`` -> ``to-64shot``."""
-    base, _, mapping = _parse(name)
-    return with_shots(base + (f"@{mapping}" if mapping else ""), method_shots(name))
+    ``to-de-64shot`` -> ``to-64shot``; a variant is a row of its own (``mtl_ws.adam``)."""
+    _, _, mapping = _parse(name)
+    return with_shots(params_key(name) + (f"@{mapping}" if mapping else ""), method_shots(name))
 
 
 def expand_methods(methods: Sequence[str], target_langs: Sequence[str]) -> list[str]:

@@ -32,6 +32,7 @@ from pipeline_steps.method_names import (
     method_iteration,
     method_mapping,
     method_shots,
+    params_key,
     projected_langs,
     row_name,
     split_method,
@@ -559,8 +560,9 @@ def config_methods(config: dict) -> list[str]:
 
 @rule_params
 def method_params(config: dict, method: str) -> dict[str, Any]:
-    """``method_params.{base method}`` of the config (e.g. Z, K, gamma, beta for mtl_ws); for the xTune
-    family, the resolved keys of the method's own stage(s) of ``method_params.xtune``."""
+    """``method_params.{base method}`` of the config (e.g. Z, K, gamma, beta for mtl_ws), or a named
+    variant's own block (``mtl_ws.adam``: ``method_params["mtl_ws.adam"]``); for the xTune family, the
+    resolved keys of the method's own stage(s) of ``method_params.xtune``."""
     base = split_method(method)[0]
     if base in XTUNE:
         settings = xtune_config.settings(config["method_params"]["xtune"], config["task"], method)
@@ -572,7 +574,10 @@ def method_params(config: dict, method: str) -> dict[str, Any]:
         if lm_method == "lang_adapt":
             settings.update(config["method_params"]["lang_adapt"])
     else:
-        settings = dict(config["method_params"].get(base) or {})
+        key = params_key(method)
+        if key != base and key not in config["method_params"]:
+            raise ConfigError(f"methods: {method!r} is a variant without settings: add method_params.{key}")
+        settings = dict(config["method_params"].get(key) or {})
     if method_shots(method) is not None:  # a few-shot run (``-Nshot``): its step budget, App. C
         settings[FEW_SHOT_STEPS] = config["few_shot"]["steps"]
     return settings
@@ -999,8 +1004,10 @@ def evaluate_params(config: dict) -> dict[str, Any]:
 
 
 def convergence_methods(config: dict) -> list[str]:
-    """Paper 001 Figure 2 (dev F1 vs step with and without warm-up), when both methods run."""
-    return ["zero_shot", "mtl_ws"] if {"zero_shot", "mtl_ws"} <= set(config["methods"]) else []
+    """Paper 001 Figure 2 (dev F1 vs step with and without warm-up), when ZERO-SHOT and MTL-WS run:
+    zero_shot, then every MTL-WS of ``methods`` (its named variants too; not few-shot runs)."""
+    warm = [m for m in config["methods"] if split_method(m)[0] == "mtl_ws" and method_shots(m) is None]
+    return ["zero_shot", *warm] if warm and "zero_shot" in config["methods"] else []
 
 
 def convergence_plot(config: dict) -> list[str]:

@@ -28,7 +28,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from pipeline_steps import finetune
 from pipeline_steps.errors import ArtifactError, ConfigError
 from pipeline_steps.io import read_artifact, write_artifact
-from pipeline_steps.method_names import method_mapping, row_name
+from pipeline_steps.method_names import method_mapping, params_key, row_name
 from pipeline_steps.methods import (
     MethodData,
     expand_methods,
@@ -403,6 +403,11 @@ def test_method_names_and_the_projected_data_they_need():
     assert method_mapping("to-es", "span2span") == "span2span"
     assert row_name("bilingual-de@word2word") == "bilingual@word2word" and row_name("to-de") == "to"
     assert split_method("to-es@word2word") == ("to", "es")
+    # a named variant (issue 15): the method's class and data, a settings block and report row of its own
+    assert split_method("mtl_ws.adam") == ("mtl_ws", None) and params_key("mtl_ws.adam") == "mtl_ws.adam"
+    assert projected_langs("mtl_ws.adam", ["de", "es"]) == ["de", "es"]
+    assert row_name("mtl_ws.adam") == "mtl_ws.adam" and row_name("mtl_ws.g1-64shot") == "mtl_ws.g1-64shot"
+    assert params_key("to-de") == "to" and params_key("lang_adapt.tau1") == "lang_adapt.tau1"
     for bad in ("mtl-de", "zero_shot-es", "To", "to-", "zero_shot@word2word", "to@char2char"):
         with pytest.raises(ConfigError):
             split_method(bad)

@@ -170,9 +170,9 @@ def test_method_wildcard_is_the_method_grammar():
 
     from pipeline_steps.method_names import METHOD_WILDCARD
 
-    for name in ("zero_shot", "to-de", "to-es@word2word", "mtl_ws", "co_training-iter2"):
+    for name in ("zero_shot", "to-de", "to-es@word2word", "mtl_ws", "co_training-iter2", "mtl_ws.adam"):
         assert re.fullmatch(METHOD_WILDCARD, name)
-    for name in ("to-", "To", "to@", "to-deu-x"):
+    for name in ("to-", "To", "to@", "to-deu-x", "mtl_ws.", "mtl_ws.Adam"):
         assert not re.fullmatch(METHOD_WILDCARD, name)
 
 
@@ -256,6 +256,41 @@ def test_methods_expand_to_per_language_models_with_their_data_and_tests(config)
         "xtune",
     ]
     assert wfc.method_params(config, "mtl_ws")["K"] == 5
+
+
+def test_named_variants_of_mtl_ws_train_side_by_side_with_their_own_settings():
+    """Issue 15's sweep in one experiment: ``mtl_ws.adam`` is MTL-WS with the block
+    ``method_params["mtl_ws.adam"]`` (its schema defaults, not mtl_ws's block), a model, a report row
+    and a Figure 2 curve of its own."""
+    raw = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    raw["methods"] = ["zero_shot", "mtl_ws", "mtl_ws.adam", "mtl_ws.z1"]
+    raw["method_params"] = {"mtl_ws": {"Z": 2, "gamma": 1e-4}, "mtl_ws.adam": {"outer": "adam"}}
+    raw["method_params"]["mtl_ws.z1"] = {"Z": 1, "outer": "sgd"}
+    config = config_schema.validate(raw)
+    wfc.check(config, ROOT)
+    assert wfc.dag_methods(config) == ["zero_shot", "mtl_ws", "mtl_ws.adam", "mtl_ws.z1"]
+    assert wfc.method_params(config, "mtl_ws") == {"Z": 2, "gamma": 1e-4, "batch_size": None,
+                                                   "backbone": "mbert", "outer": "sgd"}  # fmt: skip
+    # no inheritance: Z and gamma are Table 6's again (unset), outer is the variant's
+    assert wfc.method_params(config, "mtl_ws.adam") == {
+        "batch_size": None,
+        "backbone": "mbert",
+        "outer": "adam",
+    }
+    assert wfc.method_inputs(config, "mtl_ws.adam") == wfc.method_inputs(config, "mtl_ws")
+    prints = {m: wfc.finetune_fingerprint(config, m, 13) for m in wfc.dag_methods(config)}
+    assert len(set(prints.values())) == 4
+    assert wfc.report_params(config)["methods"] == ["zero_shot", "mtl_ws", "mtl_ws.adam", "mtl_ws.z1"]
+    assert wfc.convergence_methods(config) == ["zero_shot", "mtl_ws", "mtl_ws.adam", "mtl_ws.z1"]
+    config["methods"].append("mtl_ws.sgd")  # a variant without its block
+    with pytest.raises(ConfigError, match=r"method_params\.mtl_ws\.sgd"):
+        wfc.method_params(config, "mtl_ws.sgd")
+    for bad in ("mtl.adam", "zero_shot.x"):  # only methods with a block of their own have variants
+        with pytest.raises(ConfigError, match="named variants"):
+            wfc.dag_methods({**config, "methods": [bad]})
+    raw["method_params"]["mtl_ws.adam"] = {"outer": "rmsprop"}  # a variant's block is validated
+    with pytest.raises(ConfigError, match="mtl_ws.adam.outer"):
+        config_schema.validate(raw)
 
 
 def test_projection_settings_change_the_fingerprint_of_methods_trained_on_projections(config):
