@@ -94,3 +94,30 @@ def demo_generator(folder: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_demo(workdir: Path, config: str, *overrides: str) -> Path:
+    """Runs ``snakemake --cores 2 --configfile config/{config}.yaml`` in ``workdir`` (``overrides``:
+    ``--config`` items) and returns the experiment's results folder (its name is the config's)."""
+    import subprocess
+    import sys
+
+    snakemake = str(Path(sys.executable).parent / "snakemake")
+    extra = ["--config", *overrides] if overrides else []
+    proc = subprocess.run(
+        [snakemake, "--cores", "2", "--configfile", f"config/{config}.yaml", *extra],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, f"{config} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    return workdir / "results" / config
+
+
+def metrics_table(r: Path):
+    """The report's headline metric mean by (method, lang) of results folder ``r``."""
+    import pandas as pd
+
+    table = pd.read_csv(r / "report/table.csv")
+    return table.set_index(["method", "lang"]).iloc[:, 0]  # {headline}_mean
