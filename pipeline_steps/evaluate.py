@@ -161,8 +161,7 @@ def main(ctx) -> None:
 
 
 def _paths(ctx) -> list[str]:
-    paths = ctx.input["predictions"]
-    paths = [paths] if isinstance(paths, str) else list(paths)
+    paths = ctx.input_paths("predictions")
     if not paths:
         raise ConfigError("evaluate: no prediction files")
     return paths

@@ -136,10 +136,7 @@ def main(ctx) -> None:
     """input {projected: [paths], gold: [paths]} in the order of params langs; output {scores, summary};
     params {langs, backend, mapping, scheme}."""
     langs = list(ctx.params["langs"])
-    projected_paths = ctx.input["projected"]
-    gold_paths = ctx.input["gold"]
-    projected_paths = [projected_paths] if isinstance(projected_paths, str) else list(projected_paths)
-    gold_paths = [gold_paths] if isinstance(gold_paths, str) else list(gold_paths)
+    projected_paths, gold_paths = ctx.input_paths("projected"), ctx.input_paths("gold")
     if not len(langs) == len(projected_paths) == len(gold_paths):
         raise ConfigError(
             f"{len(langs)} languages, {len(projected_paths)} projected and {len(gold_paths)} gold files"

@@ -35,6 +35,11 @@ class StepContext:
     log: str | None = None
     resources: dict[str, Any] = field(default_factory=dict)
 
+    def input_paths(self, name: str) -> list[str]:
+        """Input ``name`` as a list of paths: a rule's one-file list input arrives as a plain string."""
+        value = self.input[name]
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
 
 def _named(namedlist: Any) -> dict[str, Any]:
     items = dict(namedlist.items())

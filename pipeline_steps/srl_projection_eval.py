@@ -117,8 +117,7 @@ def main(ctx) -> None:
     params langs (srl_instances, srl_instances, pairs); output {scores, summary}; params {langs, backend,
     mapping}."""
     langs = list(ctx.params["langs"])
-    files = {k: ctx.input[k] for k in ("projected", "gold", "pairs")}
-    files = {k: [v] if isinstance(v, str) else list(v) for k, v in files.items()}
+    files = {k: ctx.input_paths(k) for k in ("projected", "gold", "pairs")}
     if any(len(v) != len(langs) for v in files.values()):
         counts = ", ".join(f"{len(v)} {k}" for k, v in files.items())
         raise ConfigError(f"{len(langs)} languages but {counts} files")
