@@ -152,6 +152,7 @@ def param(
 # the finetune: config keys that are TrainConfig fields: (type, may be null)
 TRAIN_KEYS: dict[str, tuple[type, bool]] = {
     "lr": (float, False),
+    "head_lr": (float, True),
     "epochs": (int, False),
     "warmup_ratio": (float, False),
     "weight_decay": (float, False),
@@ -271,9 +272,9 @@ def run(ctx) -> None:
     (optional model folder, xTune stage 2), pseudo (optional co-training state); output: model
     (folder), log (train_log).
 
-    params: every key of the config's ``finetune:`` section -- lr, epochs, batch_size, max_length,
-    warmup_ratio, weight_decay, max_grad_norm (null: no clipping), max_steps (null: all epochs),
-    eval_steps (0: only at the end), eval_after, checkpoint_steps (0: only at the end),
+    params: every key of the config's ``finetune:`` section -- lr, head_lr (null: lr), epochs,
+    batch_size, max_length, warmup_ratio, weight_decay, max_grad_norm (null: no clipping), max_steps
+    (null: all epochs), eval_steps (0: only at the end), eval_after, checkpoint_steps (0: only at the end),
     keep_last_checkpoints (newest checkpoints kept during training), keep_checkpoints (keep them after
     the final model is saved), device ("auto"), freeze_embeddings -- with no defaults here (a missing
     key is a ConfigError naming ``finetune.<key>``), plus method, seed, model_name_or_path, scheme,

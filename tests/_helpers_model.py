@@ -164,6 +164,7 @@ class ToyRecipe:
 TRAIN_SETTINGS = {
     "seed": 0,
     "lr": 5e-5,
+    "head_lr": None,
     "epochs": 1,
     "warmup_ratio": 0.1,
     "weight_decay": 0.01,

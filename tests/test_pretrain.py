@@ -84,6 +84,7 @@ def config(**changes) -> TrainConfig:
     base = dict(
         seed=7,
         lr=1e-3,
+        head_lr=None,
         epochs=2,
         warmup_ratio=0.0,
         weight_decay=0.01,

@@ -23,6 +23,7 @@ from pipeline_steps.train import (
     total_steps,
     train,
 )
+from pipeline_steps.train.config import head_parameter_names, make_optimizer
 from pipeline_steps.train.loop import LoopState
 
 HELPERS = Path(__file__).resolve().parent / "_helpers_model.py"
@@ -394,3 +395,61 @@ def test_small_models_train_on_one_cpu_thread():
     assert cpu_threads(2, hidden_size=64) == 1
     assert cpu_threads(4, hidden_size=768) == 4
     assert cpu_threads(0, hidden_size=None) == 1
+
+
+class BodyAndHead(torch.nn.Module):
+    """A Hugging Face-shaped toy: the pre-trained body under ``base_model_prefix``, a new head beside it."""
+
+    base_model_prefix = "body"
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Linear(6, 16)
+        self.classifier = torch.nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.classifier(torch.tanh(self.body(x)))
+
+
+def test_head_lr_moves_the_head_by_its_own_learning_rate():
+    """AdamW's first step moves every parameter with a gradient by lr (|m_hat / sqrt(v_hat)| = 1): the
+    body's by finetune.lr, the head's (outside base_model_prefix) by finetune.head_lr."""
+    model = BodyAndHead()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    settings = dict(lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant", max_grad_norm=None)
+    train(model, ToyRecipe(), train_config(head_lr=1e-2, max_steps=1, **settings))
+    for name, p in model.named_parameters():
+        step = (p.detach() - before[name]).abs()
+        expected = 1e-2 if name.startswith("classifier.") else 1e-3
+        assert torch.allclose(step, torch.full_like(step, expected), rtol=0.02), name
+    assert head_parameter_names(model) == {"classifier.weight", "classifier.bias"}
+
+    same = BodyAndHead()  # head_lr null: one learning rate, the optimiser of before
+    train(same, ToyRecipe(), train_config(head_lr=None, max_steps=1, **settings))
+    step = (same.classifier.bias.detach() - before["classifier.bias"]).abs()
+    assert torch.allclose(step, torch.full_like(step, 1e-3), rtol=0.02)
+
+
+def test_head_lr_needs_a_body_prefix_and_adamw():
+    with pytest.raises(ConfigError, match="head_lr"):
+        make_optimizer(make_net(), train_config(head_lr=1e-2))  # ToyNet has no base_model_prefix
+    with pytest.raises(ConfigError, match="head_lr"):
+        make_optimizer(BodyAndHead(), train_config(head_lr=1e-2, optimizer="sgd"))
+
+
+def test_head_of_a_hugging_face_tagger_is_its_classifier():
+    from transformers import BertConfig, BertForTokenClassification
+
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        num_labels=3,
+    )
+    assert head_parameter_names(BertForTokenClassification(config)) == {
+        "classifier.weight",
+        "classifier.bias",
+    }

@@ -263,4 +263,4 @@ class LanguageAdaptation:
             "both": np.arange(len(frame)),
         }[self.s.negatives]
         recipe = SemanticAlignmentRecipe(enc, anchors, positives, pool, seed, self.s)
-        return trainer.run("sa", model, recipe, lr=self.s.sa_lr, epochs=self.s.sa_epochs)
+        return trainer.run("sa", model, recipe, lr=self.s.sa_lr, head_lr=None, epochs=self.s.sa_epochs)

@@ -140,6 +140,7 @@ def warmup_overrides(s: WarmupSettings) -> dict[str, Any]:
     return {
         "optimizer": "sgd" if s.outer == "sgd" else "adamw",
         "lr": s.gamma,
+        "head_lr": None,
         "epochs": s.Z,
         "schedule": "constant",
         "warmup_ratio": 0.0,

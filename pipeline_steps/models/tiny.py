@@ -194,6 +194,7 @@ def build_tiny_model(texts: Sequence[str], out_dir: str | os.PathLike, settings:
             TrainConfig(
                 seed=settings.seed,
                 lr=settings.lr,
+                head_lr=None,
                 epochs=epochs,
                 max_steps=settings.mlm_steps,
                 warmup_ratio=0.1,

@@ -112,6 +112,7 @@ def main(ctx) -> None:
     config = TrainConfig(
         seed=seed,
         lr=param(p, "lr", float, section=SECTION),
+        head_lr=None,
         epochs=math.ceil(max_steps / recipe.num_batches(0)),
         warmup_ratio=param(p, "warmup_ratio", float, section=SECTION),
         weight_decay=param(p, "weight_decay", float, section=SECTION),

@@ -2,9 +2,10 @@
 
 ``TrainConfig`` has no defaults for the settings that are ``finetune:`` config keys: those defaults
 live in config/schema.yaml only, and the finetune step passes every key (``finetune.train_config``).
-The optimiser is AdamW (weight decay on matrices only, not on biases and LayerNorm weights) or plain
-SGD (MTL-WS's Eq. 7 step); the schedule is a linear warm-up over ``warmup_ratio`` of the steps, then a
-linear decay to 0 (``linear``) or a flat learning rate (``constant``).
+The optimiser is AdamW (weight decay on matrices only, not on biases and LayerNorm weights; the task
+head -- every parameter outside a Hugging Face model's ``base_model_prefix`` -- at ``head_lr`` when set)
+or plain SGD (MTL-WS's Eq. 7 step); the schedule is a linear warm-up over ``warmup_ratio`` of the
+steps, then a linear decay to 0 (``linear``) or a flat learning rate (``constant``).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ PRECISIONS = ("bf16", "fp32")
 class TrainConfig:
     """Optimisation settings of one training run (one phase).
 
-    The first thirteen fields are the ``finetune:`` config keys of the same name (plus the run's seed)."""
+    The first fourteen fields are the ``finetune:`` config keys of the same name (plus the run's seed)."""
 
     seed: int
     lr: float
+    head_lr: float | None  # None: the task head at ``lr`` too
     epochs: int
     warmup_ratio: float
     weight_decay: float
@@ -57,19 +59,40 @@ class TrainConfig:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_IN_FINGERPRINT}
 
 
+def head_parameter_names(model: torch.nn.Module) -> set[str]:
+    """The task head's parameters: those outside the pre-trained body, ``model.base_model_prefix``
+    (``roberta.``, ``bert.``: the Hugging Face convention; the head is ``classifier``, ``qa_outputs``)."""
+    prefix = getattr(model, "base_model_prefix", "")
+    names = [n for n, _ in model.named_parameters()]
+    if not prefix or not any(n.startswith(f"{prefix}.") for n in names):
+        raise ConfigError(
+            f"finetune.head_lr needs a Hugging Face model whose body is under its base_model_prefix "
+            f"({type(model).__name__} has {prefix!r}); set head_lr to null"
+        )
+    return {n for n in names if not n.startswith(f"{prefix}.")}
+
+
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW (no weight decay on biases and LayerNorm weights) or SGD over the trainable parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """AdamW (no weight decay on biases and LayerNorm weights; the head at ``head_lr`` when set) or
+    SGD over the trainable parameters."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if config.optimizer == "adamw":
-        decay = [p for p in params if p.ndim >= 2]
-        no_decay = [p for p in params if p.ndim < 2]  # biases and LayerNorm weights
-        groups = [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
+        head = head_parameter_names(model) if config.head_lr is not None else set()
+        groups = []
+        for in_head, lr in ((False, config.lr), (True, config.head_lr)):
+            part = [p for n, p in named if (n in head) == in_head]
+            decay = [p for p in part if p.ndim >= 2]
+            no_decay = [p for p in part if p.ndim < 2]  # biases and LayerNorm weights
+            groups += [
+                {"params": ps, "weight_decay": wd, "lr": lr}
+                for ps, wd in ((decay, config.weight_decay), (no_decay, 0.0))
+                if ps
+            ]
         return torch.optim.AdamW(groups, lr=config.lr)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+        if config.head_lr is not None:
+            raise ConfigError("head_lr applies to the adamw optimizer only (set it to null)")
+        return torch.optim.SGD([p for _, p in named], lr=config.lr, weight_decay=config.weight_decay)
     raise ConfigError(f"unknown optimizer {config.optimizer!r} (expected adamw or sgd)")
 
 
