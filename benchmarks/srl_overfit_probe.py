@@ -2,9 +2,10 @@
 
 Trains xlt's SRL model (predicate markers, UPOS on the token types: ``tasks/srl.py``) on the first N
 predicates of the English UPB file, full batch, the same batch every step, with AdamW at ``--lr`` for the
-encoder and ``--head-lr`` for the new classifier head, and prints the loss, how many words it tags as
-an argument and the share of argument words it gets right, every 20 steps. A schedule whose model never
-leaves "O everywhere" here cannot learn on the real training set in the same number of steps.
+encoder and ``--head-lr`` for the new classifier head (``finetune.head_lr``), and prints the loss, how
+many words it tags as an argument and the share of argument words it gets right, every 20 steps. A
+schedule whose model never leaves "O everywhere" here cannot learn on the real training set in the
+same number of steps.
 
     .venv/bin/python benchmarks/srl_overfit_probe.py --lr 2e-4 --steps 200
 """
@@ -19,6 +20,7 @@ import yaml
 from pipeline_steps import formats
 from pipeline_steps.models.token_classification import collate, load_tokenizer
 from pipeline_steps.tasks import make_task
+from pipeline_steps.train.config import head_parameter_names
 
 
 def main() -> None:
@@ -40,8 +42,9 @@ def main() -> None:
     tokenizer = load_tokenizer(args.model)
     model = task.load_model(args.model, 13)
     batch = collate(task.encode(frame, tokenizer, 128), list(range(len(frame))), int(tokenizer.pad_token_id))
-    head = [p for n, p in model.named_parameters() if n.startswith("classifier")]
-    body = [p for n, p in model.named_parameters() if not n.startswith("classifier")]
+    in_head = head_parameter_names(model)  # what finetune.head_lr applies to
+    head = [p for n, p in model.named_parameters() if n in in_head]
+    body = [p for n, p in model.named_parameters() if n not in in_head]
     groups = [{"params": body, "lr": args.lr}, {"params": head, "lr": args.head_lr or args.lr}]
     opt = torch.optim.AdamW(groups)
     outside = task.label2id["O"]
