@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from pipeline_steps.io import input_paths
+
 log = logging.getLogger("xlt")
 
 
@@ -37,8 +39,7 @@ class StepContext:
 
     def input_paths(self, name: str) -> list[str]:
         """Input ``name`` as a list of paths: a rule's one-file list input arrives as a plain string."""
-        value = self.input[name]
-        return [value] if isinstance(value, str) else [str(v) for v in value]
+        return input_paths(self.input[name])
 
 
 def _named(namedlist: Any) -> dict[str, Any]:
