@@ -168,8 +168,13 @@ def main() -> None:
             results[name].append({"seed": seed, "seconds": seconds, **f1})
             print(
                 f"seed {seed} {name:5s}: {seconds:7.1f} s  "
-                + "  ".join(f"{k} {v:.1f}" for k, v in f1.items())
+                + "  ".join(f"{k} {v:.1f}" for k, v in f1.items()),
+                flush=True,
             )
+            if args.out:  # after every run: a stopped benchmark keeps the seeds it finished
+                Path(args.out).write_text(
+                    json.dumps({"args": vars(args), "results": results}, indent=2) + "\n"
+                )
     print("\n| loop | " + " | ".join(TESTS) + " | train s (mean) |")
     print("|---|" + "---:|" * (len(TESTS) + 1))
     for name, rows in results.items():
@@ -182,8 +187,6 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(cells) + f" | {statistics.mean(r['seconds'] for r in rows):.0f} |")
     ratio = sum(r["seconds"] for r in results["xlt"]) / sum(r["seconds"] for r in results["plain"])
     print(f"\ntraining-time ratio xlt / plain (same process, same seeds): {ratio:.2f}")
-    if args.out:
-        Path(args.out).write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -164,6 +164,7 @@ TRAIN_KEYS: dict[str, tuple[type, bool]] = {
     "keep_last_checkpoints": (int, False),
     "device": (str, False),
     "precision": (str, False),
+    "group_by_length": (bool, False),
 }
 
 

@@ -191,6 +191,7 @@ FINETUNE_SETTINGS = {
     "max_length": 64,
     "keep_checkpoints": False,
     "freeze_embeddings": False,
+    "group_by_length": True,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from _helpers_model import TOY_CONFIG, Die, ToyRecipe, make_net, train_config
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.schemas import TRAIN_LOG, validate
 from pipeline_steps.train import (
+    ShuffledBatches,
     TrainConfig,
     Trainer,
     cpu_threads,
@@ -453,3 +455,57 @@ def test_head_of_a_hugging_face_tagger_is_its_classifier():
         "classifier.weight",
         "classifier.bias",
     }
+
+
+class LengthRecorder(ShuffledBatches):
+    """A ShuffledBatches over examples of known lengths whose batches are the index lists (the loss is a
+    toy one over a single weight)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0):
+        super().__init__(len(lengths), batch_size, seed)
+        self._lengths = lengths
+        self.trained: list[list[int]] = []
+
+    def lengths(self) -> list[int]:
+        return self._lengths
+
+    def collate(self, indices):
+        return list(indices)
+
+    def loss(self, model, batch):
+        self.trained.append(batch)
+        return model.weight.sum() * len(batch)
+
+
+def padded(lengths: list[int], batches: list[list[int]]) -> int:
+    """Sub-words computed when each batch is padded to its longest row."""
+    return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+def test_length_grouped_batches_cover_each_example_once_and_pad_less():
+    rng = random.Random(0)
+    lengths = [rng.choice([rng.randint(3, 12), rng.randint(40, 120)]) for _ in range(800)]
+    plain, grouped = LengthRecorder(lengths, 16), LengthRecorder(lengths, 16)
+    grouped.group_by_length = True
+    for epoch in range(2):
+        p, g = list(plain.batches(epoch)), list(grouped.batches(epoch))
+        assert sorted(i for b in g for i in b) == list(range(800))  # an epoch is a permutation
+        assert [len(b) for b in g] == [len(b) for b in p]
+        assert max(lengths[i] for i in g[0]) == max(lengths)  # the longest batch first (OOM early)
+        # 400 short and 400 long rows: random batches nearly all hold a long row; grouped ones mostly not
+        assert padded(lengths, g) < 0.7 * padded(lengths, p)
+    assert list(grouped.batches(0)) == list(grouped.batches(0))  # seeded: a resumed run sees the same
+    assert list(grouped.batches(0)) != list(grouped.batches(1))
+
+
+def test_train_config_group_by_length_reaches_the_recipe():
+    lengths = [3, 90] * 40
+    mixed: dict[bool, int] = {}
+    for flag in (False, True):
+        recipe = LengthRecorder(lengths, 8)
+        train(torch.nn.Linear(1, 1), recipe, train_config(epochs=1, group_by_length=flag, device="cpu"))
+        assert sorted(i for b in recipe.trained for i in b) == list(range(80))
+        mixed[flag] = sum(len({lengths[i] for i in b}) > 1 for b in recipe.trained)
+    # 80 rows in mega-batches of 16 (2 batches): at most one mixed batch per mega-batch when grouped;
+    # a random batch of 8 from 40 short and 40 long rows is mixed with probability 0.99
+    assert mixed[True] <= 5 < 8 <= mixed[False]

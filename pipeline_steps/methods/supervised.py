@@ -60,5 +60,8 @@ class SupervisedTagging(ShuffledBatches):
     def collate(self, indices):
         return collate(self.enc, indices, self.pad_id)
 
+    def lengths(self) -> list[int]:
+        return [len(ids) for ids in self.enc.input_ids]
+
     def loss(self, model, batch) -> torch.Tensor:
         return tagging_loss(model, batch)

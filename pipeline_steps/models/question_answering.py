@@ -434,5 +434,8 @@ class SupervisedQA(ShuffledBatches):
     def collate(self, indices):
         return self.features.batch(indices)
 
+    def lengths(self) -> list[int]:
+        return self.features.attention_mask.sum(axis=1).tolist()
+
     def loss(self, model, batch) -> torch.Tensor:
         return qa_loss(model, batch)

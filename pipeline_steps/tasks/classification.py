@@ -46,6 +46,9 @@ class SupervisedClassification(ShuffledBatches):
     def collate(self, indices):
         return collate(self.enc, indices)
 
+    def lengths(self) -> list[int]:
+        return [len(ids) for ids in self.enc.input_ids]
+
     def loss(self, model, batch) -> torch.Tensor:
         return cls_loss(model, batch)
 

@@ -45,6 +45,7 @@ class TrainConfig:
     precision: str  # bf16: bfloat16 autocast on CUDA (fp32 on the CPU) | fp32
     optimizer: str = "adamw"  # adamw | sgd
     schedule: str = "linear"  # linear (warm-up then linear decay to 0) | constant (warm-up then flat)
+    group_by_length: bool = False  # length-grouped batches (recipes that know their lengths; recipes.py)
     desc: str = "train"  # progress-bar label
 
     def __post_init__(self) -> None:

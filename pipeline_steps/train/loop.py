@@ -38,6 +38,7 @@ from pipeline_steps.train.determinism import (
     seed_everything,
     to_device,
 )
+from pipeline_steps.train.recipes import ShuffledBatches
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,8 @@ def _train(
     group = distributed.current()
     distributed.check_recipe(recipe, group)
     seed_everything(config.seed if group.main else derive_seed(config.seed, group.rank))  # own dropout
+    if isinstance(recipe, ShuffledBatches):
+        recipe.group_by_length = config.group_by_length
     model.to(device)
     model.train()
     optimizer = make_optimizer(model, config)
