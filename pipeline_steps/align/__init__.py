@@ -5,9 +5,10 @@ A backend is a module in ``BACKENDS`` exposing
 - ``directional(src, tgt, *, seed, threads, options) -> (forward, reverse)``: per sentence pair, the
   links of the source->target and target->source models, both as 0-based ``(s, t)`` sets;
 - ``LOWERCASE``: whether tokens are lowercased before they reach it (statistical aligners: yes);
-- ``TRAINS_ON_CORPUS``: whether it learns from the whole corpus (then the extra parallel data is
-  passed too) or aligns each pair on its own (an embedding aligner such as SimAlign: only the pairs
-  to align are passed; its forward/reverse are the row-/column-wise argmax of the similarity matrix).
+- ``trains_on_corpus(options) -> bool``: whether, with these options, it learns from the whole corpus
+  (then the extra parallel data is passed too: eflomal, fast_align, the embedding aligner with
+  awesome-align's self-training) or aligns each pair on its own (the frozen embedding aligner: only the
+  pairs to align are passed).
 
 The common layer cleans tokens (whitespace inside a token and fast_align's ``|||`` separator would
 change the token count), leaves empty sentences out of the backend's corpus (they get no links),
@@ -71,7 +72,7 @@ def align_corpus(
 ) -> list[set[Link]]:
     """Symmetrized links of the first ``n_keep`` pairs (default all), the aligner seeing every pair.
 
-    Pairs after ``n_keep`` are extra training data for a backend with ``TRAINS_ON_CORPUS``.
+    Pairs after ``n_keep`` are extra training data for a backend that ``trains_on_corpus``.
     """
     if len(src) != len(tgt):
         raise ValueError(f"{len(src)} source sentences but {len(tgt)} target sentences")
@@ -79,7 +80,7 @@ def align_corpus(
         raise ConfigError(f"unknown symmetrization {symmetrization!r}; expected one of {sorted(METHODS)}")
     n_keep = len(src) if n_keep is None else n_keep
     module = get_backend(backend)
-    n_used = len(src) if module.TRAINS_ON_CORPUS else n_keep
+    n_used = len(src) if module.trains_on_corpus(options) else n_keep
     keep = [i for i in range(n_used) if len(src[i]) and len(tgt[i])]
     out: list[set[Link]] = [set() for _ in range(n_keep)]
     if not keep or keep[0] >= n_keep:

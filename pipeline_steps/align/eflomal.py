@@ -40,8 +40,12 @@ log = logging.getLogger(__name__)
 
 #: The common align layer lowercases tokens before calling this backend.
 LOWERCASE = True
-#: A statistical aligner: trained on every row it gets (pairs + extra parallel data).
-TRAINS_ON_CORPUS = True
+
+
+def trains_on_corpus(options: Mapping[str, Any] | None = None) -> bool:
+    """A statistical aligner: trained on every row it gets (pairs + extra parallel data)."""
+    return True
+
 
 #: Options of ``eflomal.Aligner`` this backend takes (defaults are eflomal's).
 ALIGNER_OPTIONS = ("model", "n_iterations", "n_samplers", "rel_iterations", "null_prior")

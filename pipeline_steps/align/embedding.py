@@ -27,9 +27,14 @@ Contextualized Embeddings" (Findings of EMNLP 2020), Sec. 2; reference code gith
 
 For ``argmax``, ``itermax`` and ``softmax`` the method's links are final: :func:`directional` returns
 them as both the forward and the reverse alignment, so every symmetrization (intersection, union,
-grow-diag*) gives them back unchanged. The aligner does not learn from the corpus (``TRAINS_ON_CORPUS`` False)
-and is deterministic (``seed`` is unused). A word with no sub-word in the encoder input (truncated
-at ``max_length``) gets no link.
+grow-diag*) gives them back unchanged. A word with no sub-word in the encoder input (truncated at
+``max_length``) gets no link.
+
+By default the encoder is frozen: the aligner does not learn from the corpus (:func:`trains_on_corpus`
+is False) and is deterministic (``seed`` is unused). With ``self_training.epochs > 0`` it first
+fine-tunes the encoder on every pair it is given (the pairs to align plus the extra parallel pairs)
+with awesome-align's self-training objective (``pipeline_steps.align.self_training``), seeded by
+``seed`` (else ``self_training.seed``), then aligns with the fine-tuned encoder.
 """
 
 from __future__ import annotations
@@ -54,12 +59,63 @@ log = logging.getLogger(__name__)
 
 #: Tokens reach the encoder as they are (multilingual encoders are cased).
 LOWERCASE = False
-#: Aligns each pair on its own: extra parallel data is not passed.
-TRAINS_ON_CORPUS = False
 
 METHODS = ("argmax", "itermax", "directional", "softmax")
 _DEFAULTS = config_schema.defaults("align.embedding")  # config/schema.yaml: the one place of the defaults
+_SO_DEFAULTS = config_schema.defaults("align.embedding.self_training")
 GRANULARITIES = ("bpe", "word")
+
+
+@dataclass(frozen=True)
+class SelfTrainingSettings:
+    """awesome-align's self-training before aligning (config ``align.embedding.self_training``; defaults
+    from config/schema.yaml; ``epochs`` 0 = off). See ``pipeline_steps.align.self_training``."""
+
+    epochs: int = _SO_DEFAULTS["epochs"]
+    lr: float = _SO_DEFAULTS["lr"]
+    batch_size: int = _SO_DEFAULTS["batch_size"]
+    threshold: float = _SO_DEFAULTS["threshold"]
+    max_pairs: int | None = _SO_DEFAULTS["max_pairs"]
+    seed: int = _SO_DEFAULTS["seed"]
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any] | None) -> SelfTrainingSettings:
+        """Settings from the ``self_training`` mapping; ``None`` values mean the default."""
+        if isinstance(options, SelfTrainingSettings):
+            options.check()
+            return options
+        if options is not None and not isinstance(options, Mapping):
+            raise ConfigError(f"embedding aligner: self_training must be a mapping (got {options!r})")
+        options = {k: v for k, v in (options or {}).items() if v is not None}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(f"self_training.{k}" for k in set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"embedding aligner: unknown options {unknown}; expected some of "
+                f"{sorted(f'self_training.{k}' for k in known)}"
+            )
+        settings = cls(**options)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        def bad(name: str, rule: str) -> ConfigError:
+            return ConfigError(
+                f"embedding aligner: self_training.{name} must be {rule} (got {getattr(self, name)})"
+            )
+
+        if int(self.epochs) < 0:
+            raise bad("epochs", ">= 0")
+        if not float(self.lr) > 0.0:
+            raise bad("lr", "> 0")
+        if int(self.batch_size) < 1:
+            raise bad("batch_size", ">= 1")
+        if not 0.0 < float(self.threshold) < 1.0:
+            raise bad("threshold", "in (0, 1)")
+        if self.max_pairs is not None and int(self.max_pairs) < 1:
+            raise bad("max_pairs", ">= 1 or null")
+        if int(self.seed) < 0:
+            raise bad("seed", ">= 0")
 
 
 @dataclass(frozen=True)
@@ -80,6 +136,7 @@ class EmbeddingSettings:
     batch_size: int = _DEFAULTS["batch_size"]
     max_length: int | None = _DEFAULTS["max_length"]
     device: str | None = _DEFAULTS["device"]
+    self_training: SelfTrainingSettings = dataclasses.field(default_factory=SelfTrainingSettings)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> EmbeddingSettings:
@@ -94,6 +151,7 @@ class EmbeddingSettings:
             )
         if not options.get("name_or_path"):
             raise ConfigError("embedding aligner: set name_or_path (a HF encoder name or a local folder)")
+        options["self_training"] = SelfTrainingSettings.from_options(options.get("self_training"))
         settings = cls(**options)
         settings.check()
         return settings
@@ -119,6 +177,13 @@ class EmbeddingSettings:
                 raise ConfigError(f"embedding aligner: {name} must be >= 1 (got {getattr(self, name)})")
         if self.max_length is not None and int(self.max_length) < 3:
             raise ConfigError(f"embedding aligner: max_length must be >= 3 (got {self.max_length})")
+        self.self_training.check()
+
+
+def trains_on_corpus(options: Mapping[str, Any] | None) -> bool:
+    """Whether the aligner learns from the corpus: with ``self_training.epochs > 0`` (then the extra
+    parallel pairs are passed too); the frozen encoder aligns each pair on its own."""
+    return EmbeddingSettings.from_options(options).self_training.epochs > 0
 
 
 # ---------------------------------------------------------------- similarity matrix -> links
@@ -260,17 +325,23 @@ def batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
         yield order[lo : lo + batch_size]
 
 
-@torch.inference_mode()
-def token_vectors(
-    model, encoded: Sequence[Encoded], layer: int, pad_id: int, device: torch.device
-) -> list[torch.Tensor]:
-    """Layer-``layer`` hidden states (float32, CPU) of every position of each sentence, in one batch."""
+def padded(encoded: Sequence[Encoded], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input ids, attention mask) of a batch of sentences, padded at the end with ``pad_id``."""
     width = max(len(e.input_ids) for e in encoded)
     ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(encoded), width), dtype=torch.long)
     for k, e in enumerate(encoded):
         ids[k, : len(e.input_ids)] = torch.tensor(e.input_ids, dtype=torch.long)
         mask[k, : len(e.input_ids)] = 1
+    return ids, mask
+
+
+@torch.inference_mode()
+def token_vectors(
+    model, encoded: Sequence[Encoded], layer: int, pad_id: int, device: torch.device
+) -> list[torch.Tensor]:
+    """Layer-``layer`` hidden states (float32, CPU) of every position of each sentence, in one batch."""
+    ids, mask = padded(encoded, pad_id)
     out = model(input_ids=ids.to(device), attention_mask=mask.to(device), output_hidden_states=True)
     hidden = out.hidden_states[layer].float().cpu()
     return [hidden[k, : len(e.input_ids)] for k, e in enumerate(encoded)]
@@ -424,7 +495,8 @@ def directional(
     options: Mapping[str, Any] | None = None,
 ) -> tuple[list[set[Link]], list[set[Link]]]:
     """Backend entry point (see ``pipeline_steps.align``): load the encoder named in ``options``
-    (:class:`EmbeddingSettings`) and align every pair. ``seed`` is unused (deterministic)."""
+    (:class:`EmbeddingSettings`), fine-tune it on every pair with ``self_training.epochs > 0`` (seeded
+    by ``seed``, else ``self_training.seed``; see the module doc) and align every pair."""
     settings = EmbeddingSettings.from_options(options)
     if len(src) != len(tgt):
         raise ValueError(f"{len(src)} source sentences but {len(tgt)} target sentences")
@@ -439,6 +511,13 @@ def directional(
         settings = dataclasses.replace(settings, layer=layer)  # a negative layer counts from the full depth
         if keep_layers(model, layer):
             log.info("embedding aligner: the layers above %d are not run", layer)
+        if settings.self_training.epochs > 0:
+            from pipeline_steps.align.self_training import fine_tune
+
+            st_seed = settings.self_training.seed if seed is None else int(seed)
+            fine_tune(
+                model, tokenizer, list(zip(src, tgt, strict=True)), settings, seed=st_seed, device=device
+            )
         log.info(
             "embedding aligner: %s, layer %d, %s/%s, distortion %g, %d pairs on %s",
             settings.name_or_path,

@@ -26,7 +26,12 @@ from pipeline_steps.io import scratch_dir
 log = logging.getLogger(__name__)
 
 LOWERCASE = True
-TRAINS_ON_CORPUS = True
+
+
+def trains_on_corpus(options: Mapping[str, Any] | None = None) -> bool:
+    """A statistical aligner: trained on every row it gets (pairs + extra parallel data)."""
+    return True
+
 
 #: The options of fast_align's README: favour the diagonal, optimise its tension, variational Bayes.
 DEFAULT_ARGS = ("-d", "-o", "-v")
