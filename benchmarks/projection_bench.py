@@ -4,6 +4,17 @@
         --backend eflomal fast_align --mapping span2span word2word [--extra-src X --extra-tgt Y]
     python benchmarks/projection_bench.py aer --gold-dir .../deen-vilar/DeEn --backend eflomal
 
+Options of the embedding backend are ``--embedding-option KEY=VALUE`` (VALUE read as YAML); a dotted
+KEY sets a nested option, e.g. awesome-align's self-training (``align.embedding.self_training``):
+
+    python benchmarks/projection_bench.py aer --gold-dir ../shared/data/gold-alignments/deen-vilar/DeEn \
+        --backend embedding --embedding-model .cache/models/me5-small \
+        --embedding-option layer=8 method=softmax self_training.epochs=1 \
+        --symmetrize-all intersection grow-diag-final-and --out results/projection/aer_so/aer.json
+
+With ``self_training.epochs > 0`` the aligner trains on every pair it gets: in ``aer`` the gold pairs
+plus ``--extra-src``/``--extra-tgt`` (without self-training the extra pairs are not passed to it).
+
 The steps are the pipeline's own functions (``formats.read``, ``align.align_pairs``,
 ``project.project_frame``, ``projection_eval``); results go to ``results/projection/`` (see
 benchmarks/projection.md for the figures and the exact commands).
@@ -12,6 +23,7 @@ benchmarks/projection.md for the figures and the exact commands).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import statistics
 import sys
@@ -82,14 +94,30 @@ def backend_options(args, backend: str) -> dict:
     if backend == "fast_align":
         return {"binary": fast_align_bin(args)}
     if backend == "embedding":
-        opts = {"name_or_path": args.embedding_model}
-        for item in args.embedding_option:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise SystemExit(f"--embedding-option {item!r}: expected KEY=VALUE")
-            opts[key] = yaml.safe_load(value)
-        return opts
+        return {"name_or_path": args.embedding_model, **embedding_options(args.embedding_option)}
     return {"rel_iterations": args.rel_iterations} if backend == "eflomal" else {}
+
+
+def embedding_options(items: list[str]) -> dict:
+    """``KEY=VALUE`` items as backend options (VALUE parsed as YAML, ``2e-5`` as a number too); a dotted
+    KEY is nested: ``self_training.epochs=1`` -> ``{"self_training": {"epochs": 1}}``."""
+    opts: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--embedding-option {item!r}: expected KEY=VALUE")
+        *parents, leaf = key.split(".")
+        node = opts
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SystemExit(f"--embedding-option {item!r}: {part} is not a nested option")
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 2e-5 (no dot) as a string
+            with contextlib.suppress(ValueError):
+                parsed = float(parsed)
+        node[leaf] = parsed
+    return opts
 
 
 def mean_sd(values: list[float]) -> dict[str, float]:
@@ -208,10 +236,12 @@ def cmd_aer(args) -> dict:
         per_method: dict[str, list[float]] = {m: [] for m in args.symmetrize_all}
         for rep in range(repeats):
             module = align.get_backend(backend)
-            clean_src = [[align.clean_token(w, module.LOWERCASE) for w in s] for s in src]
-            clean_tgt = [[align.clean_token(w, module.LOWERCASE) for w in s] for s in tgt]
+            options = backend_options(args, backend)
+            used = len(src) if module.trains_on_corpus(options) else len(de)  # as align.align_corpus
+            clean_src = [[align.clean_token(w, module.LOWERCASE) for w in s] for s in src[:used]]
+            clean_tgt = [[align.clean_token(w, module.LOWERCASE) for w in s] for s in tgt[:used]]
             fwd, rev = module.directional(
-                clean_src, clean_tgt, seed=rep, threads=args.threads, options=backend_options(args, backend)
+                clean_src, clean_tgt, seed=rep, threads=args.threads, options=options
             )
             fwd, rev = fwd[: len(de)], rev[: len(de)]
             per_method.setdefault("forward", []).append(align.aer(fwd, sure, possible))
@@ -255,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         action="extend",
         default=[],
         metavar="KEY=VALUE",
-        help="options of the embedding backend, e.g. layer=8 method=argmax",
+        help="options of the embedding backend, e.g. layer=8 method=argmax self_training.epochs=1",
     )
     common.add_argument(
         "--rel-iterations",

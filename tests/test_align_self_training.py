@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -313,3 +314,19 @@ def test_the_schema_rejects_bad_values_naming_the_key():
     config["align"]["embedding"] = {"self_training": {"epochs": 1}}
     filled = config_schema.validate(config)["align"]["embedding"]["self_training"]
     assert filled == {**config_schema.defaults("align.embedding.self_training"), "epochs": 1}
+
+
+def test_benchmark_nests_dotted_embedding_options():
+    spec = importlib.util.spec_from_file_location(
+        "projection_bench", ROOT / "benchmarks" / "projection_bench.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    opts = bench.embedding_options(
+        ["layer=8", "self_training.epochs=1", "self_training.lr=5e-5", "method=softmax"]
+    )
+    assert opts == {"layer": 8, "method": "softmax", "self_training": {"epochs": 1, "lr": 5e-5}}
+    assert bench.embedding_options(["device=cpu", "max_length=null"]) == {"device": "cpu", "max_length": None}
+    assert emb.EmbeddingSettings.from_options({"name_or_path": "m", **opts}).self_training.lr == 5e-5
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        bench.embedding_options(["self_training.epochs"])
