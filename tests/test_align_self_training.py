@@ -235,7 +235,7 @@ def test_epochs_zero_is_the_frozen_aligner(tiny_encoder, toy_pairs, monkeypatch)
 
 def test_epochs_train_on_the_pairs_and_the_extra_pairs(tiny_encoder, toy_pairs, monkeypatch):
     """With epochs > 0 the aligner fine-tunes on every pair align_corpus passes (the pairs to align, then
-    the extra parallel pairs), seeded by the align step's seed, else self_training.seed."""
+    the extra parallel pairs), seeded by the align step's seed, else awesome-align's 42."""
     calls = []
     real = so.fine_tune
 
@@ -258,8 +258,8 @@ def test_epochs_train_on_the_pairs_and_the_extra_pairs(tiny_encoder, toy_pairs, 
     assert [c[2] for c in calls] == [11, 11]
     assert calls[0][1] == emb.SelfTrainingSettings(epochs=1, lr=1e-3, threshold=0.2)
     assert len(links) == len(extra) == 4
-    emb.directional(src[:2], tgt[:2], options=on)  # no seed from the step: the schema's
-    assert calls[-1][2] == config_schema.defaults("align.embedding.self_training")["seed"] == 42
+    emb.directional(src[:2], tgt[:2], options=on)  # no seed from the step: awesome-align's
+    assert calls[-1][2] == emb.SELF_TRAINING_SEED == 42
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,7 +274,6 @@ def test_defaults_come_from_the_schema():
         "batch_size": 8,
         "threshold": 0.001,
         "max_pairs": None,
-        "seed": 42,
     }
     s = emb.EmbeddingSettings.from_options(
         {"name_or_path": "m", "self_training": {"epochs": 2, "max_pairs": None}}

@@ -34,7 +34,8 @@ By default the encoder is frozen: the aligner does not learn from the corpus (:f
 is False) and is deterministic (``seed`` is unused). With ``self_training.epochs > 0`` it first
 fine-tunes the encoder on every pair it is given (the pairs to align plus the extra parallel pairs)
 with awesome-align's self-training objective (``pipeline_steps.align.self_training``), seeded by
-``seed`` (else ``self_training.seed``), then aligns with the fine-tuned encoder.
+the align step's ``seed`` (else awesome-align's default seed, ``SELF_TRAINING_SEED``), then aligns
+with the fine-tuned encoder.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ METHODS = ("argmax", "itermax", "directional", "softmax")
 _DEFAULTS = config_schema.defaults("align.embedding")  # config/schema.yaml: the one place of the defaults
 _SO_DEFAULTS = config_schema.defaults("align.embedding.self_training")
 GRANULARITIES = ("bpe", "word")
+#: Self-training's seed when the caller passes none (awesome-align's --seed default; the workflow passes
+#: the first of ``seeds``).
+SELF_TRAINING_SEED = 42
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,6 @@ class SelfTrainingSettings:
     batch_size: int = _SO_DEFAULTS["batch_size"]
     threshold: float = _SO_DEFAULTS["threshold"]
     max_pairs: int | None = _SO_DEFAULTS["max_pairs"]
-    seed: int = _SO_DEFAULTS["seed"]
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> SelfTrainingSettings:
@@ -114,8 +117,6 @@ class SelfTrainingSettings:
             raise bad("threshold", "in (0, 1)")
         if self.max_pairs is not None and int(self.max_pairs) < 1:
             raise bad("max_pairs", ">= 1 or null")
-        if int(self.seed) < 0:
-            raise bad("seed", ">= 0")
 
 
 @dataclass(frozen=True)
@@ -496,7 +497,7 @@ def directional(
 ) -> tuple[list[set[Link]], list[set[Link]]]:
     """Backend entry point (see ``pipeline_steps.align``): load the encoder named in ``options``
     (:class:`EmbeddingSettings`), fine-tune it on every pair with ``self_training.epochs > 0`` (seeded
-    by ``seed``, else ``self_training.seed``; see the module doc) and align every pair."""
+    by ``seed``, else ``SELF_TRAINING_SEED``; see the module doc) and align every pair."""
     settings = EmbeddingSettings.from_options(options)
     if len(src) != len(tgt):
         raise ValueError(f"{len(src)} source sentences but {len(tgt)} target sentences")
@@ -514,7 +515,7 @@ def directional(
         if settings.self_training.epochs > 0:
             from pipeline_steps.align.self_training import fine_tune
 
-            st_seed = settings.self_training.seed if seed is None else int(seed)
+            st_seed = SELF_TRAINING_SEED if seed is None else int(seed)
             fine_tune(
                 model, tokenizer, list(zip(src, tgt, strict=True)), settings, seed=st_seed, device=device
             )
