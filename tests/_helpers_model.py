@@ -114,6 +114,25 @@ def toy_tiny_model(root: Path, extra_texts: list[str] = ()) -> str:
     return out
 
 
+def tiny_aligner_encoder(root: Path, langs: tuple[str, str]) -> str:
+    """A 2-layer tiny encoder without MLM training (its embeddings mean nothing: shapes and validity
+    tests) on 30 toy sentences of each of ``langs``, in ``root / "tiny"``."""
+    from pipeline_steps.models.tiny import TinySettings, build_tiny_model
+
+    texts = [" ".join(t) for lang in langs for t in toy_sentences(lang, 30, seed=2)["tokens"]]
+    params = {**TINY_PARAMS, "num_layers": 2, "mlm_steps": 0}
+    return str(build_tiny_model(texts, root / "tiny", TinySettings(**params)))
+
+
+def toy_parallel(lang: str) -> tuple[list[list[str]], list[list[str]]]:
+    """Six toy English sentences and six of ``lang`` (not translations: tokens only); the third English
+    one ends in a word the tiny vocabulary splits into several pieces."""
+    en = list(toy_sentences("en", 6, seed=5)["tokens"])
+    other = list(toy_sentences(lang, 6, seed=5)["tokens"])
+    en[2] = en[2] + ["Übergrößenträgerin"]
+    return en, other
+
+
 # ------------------------------------------------------------------ a toy recipe for the loop tests
 
 

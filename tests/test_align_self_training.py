@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from _helpers_model import TINY_PARAMS, toy_sentences
+from _helpers_model import tiny_aligner_encoder, toy_parallel
 
 from pipeline_steps import align, config_schema
 from pipeline_steps.align import embedding as emb
 from pipeline_steps.align import self_training as so
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.models.tiny import TinySettings, build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,17 +77,12 @@ def test_guide_is_softmax_links_at_the_threshold(threshold):
 
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory) -> str:
-    texts = [" ".join(t) for lang in ("en", "de") for t in toy_sentences(lang, 30, seed=2)["tokens"]]
-    params = {**TINY_PARAMS, "num_layers": 2, "mlm_steps": 0}
-    return str(build_tiny_model(texts, tmp_path_factory.mktemp("so") / "tiny", TinySettings(**params)))
+    return tiny_aligner_encoder(tmp_path_factory.mktemp("so"), ("en", "de"))
 
 
 @pytest.fixture(scope="module")
 def toy_pairs() -> list[tuple[list[str], list[str]]]:
-    en = list(toy_sentences("en", 6, seed=5)["tokens"])
-    de = list(toy_sentences("de", 6, seed=5)["tokens"])
-    en[2] = en[2] + ["Übergrößenträgerin"]  # a word the tiny vocabulary splits into several pieces
-    return list(zip(en, de, strict=True))
+    return list(zip(*toy_parallel("de"), strict=True))
 
 
 def settings(path: str, **self_training) -> emb.EmbeddingSettings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _helpers_model import TINY_PARAMS, toy_sentences
+from _helpers_model import tiny_aligner_encoder, toy_parallel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +14,6 @@ from pipeline_steps.align import embedding as emb
 from pipeline_steps.align.symmetrize import METHODS as SYMMETRIZATIONS
 from pipeline_steps.align.symmetrize import symmetrize
 from pipeline_steps.errors import ConfigError
-from pipeline_steps.models.tiny import TinySettings, build_tiny_model
 
 
 def links(matrix: torch.Tensor) -> set[tuple[int, int]]:
@@ -227,17 +226,12 @@ def test_layer_index():
 
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory) -> str:
-    texts = [" ".join(t) for lang in ("en", "es") for t in toy_sentences(lang, 30, seed=2)["tokens"]]
-    params = {**TINY_PARAMS, "num_layers": 2, "mlm_steps": 0}
-    return str(build_tiny_model(texts, tmp_path_factory.mktemp("emb") / "tiny", TinySettings(**params)))
+    return tiny_aligner_encoder(tmp_path_factory.mktemp("emb"), ("en", "es"))
 
 
 @pytest.fixture(scope="module")
 def toy_pairs():
-    en = list(toy_sentences("en", 6, seed=5)["tokens"])
-    es = list(toy_sentences("es", 6, seed=5)["tokens"])
-    en[2] = en[2] + ["Übergrößenträgerin"]  # a word the tiny vocabulary splits into several pieces
-    return en, es
+    return toy_parallel("es")
 
 
 def options(path: str, **kw) -> dict:
