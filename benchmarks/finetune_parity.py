@@ -143,7 +143,11 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--xlt-set", nargs="*", default=[], help="finetune key=value (YAML values) for xlt only")
-    ap.add_argument("--out", default=None, help="also write the results as JSON here")
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="write the results as JSON here after every run; runs already in it are kept",
+    )
     args = ap.parse_args()
     overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.xlt_set)}
 
@@ -154,8 +158,19 @@ def main() -> None:
     }
     tagset = make_task("ner", {"labels": TYPES, "scheme": "bio"}).tagset
     results: dict[str, list[dict]] = {"plain": [], "xlt": []}
+    if args.out and Path(args.out).exists():  # a later session adds seeds to the runs already written
+        saved = json.loads(Path(args.out).read_text())
+        same = {k for k in vars(args) if k not in ("seeds", "out", "threads")}
+        changed = sorted(k for k in same if saved["args"].get(k) != vars(args)[k])
+        if changed:
+            raise SystemExit(
+                f"{args.out} holds runs with other settings ({', '.join(changed)}): use another --out"
+            )
+        results = saved["results"]
     for seed in args.seeds:
         for name in ("plain", "xlt"):
+            if any(r["seed"] == seed for r in results[name]):
+                continue
             t0 = time.perf_counter()
             if name == "plain":
                 tokenizer = load_tokenizer(args.model)
