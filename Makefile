@@ -29,10 +29,10 @@ lint: setup
 	$(BIN)/snakemake --lint
 
 unit: setup
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile -m "not slow"
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 test: setup system lint
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile --durations=15 -rs
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15 -rs
 
 clean:
 	rm -rf results logs .snakemake

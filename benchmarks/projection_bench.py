@@ -231,6 +231,11 @@ def cmd_aer(args) -> dict:
         }
     ]
     print(f"diagonal baseline AER={runs[0]['AER']['mean']:.4f}")
+    if args.variant:
+        runs += embedding_variants(args, src, tgt, len(de), sure, possible, n_extra)
+        out = {"gold_dir": str(gold), "pairs": len(de), "dev_pairs": args.dev_pairs, "runs": runs}
+        write_json(out, args.out)
+        return out
     for backend in args.backend:
         repeats = args.repeats if backend == "eflomal" else 1
         per_method: dict[str, list[float]] = {m: [] for m in args.symmetrize_all}
@@ -259,6 +264,59 @@ def cmd_aer(args) -> dict:
     out = {"gold_dir": str(gold), "pairs": len(de), "repeats": args.repeats, "runs": runs}
     write_json(out, args.out)
     return out
+
+
+def split_aer(hyp: list, sure: list, possible: list, n_dev: int) -> dict[str, float]:
+    """AER on all pairs, and with ``n_dev`` > 0 on the first ``n_dev`` (dev) and the rest (test)."""
+    scores = {"all": align.aer(hyp, sure, possible)}
+    if n_dev > 0:
+        scores["dev"] = align.aer(hyp[:n_dev], sure[:n_dev], possible[:n_dev])
+        scores["test"] = align.aer(hyp[n_dev:], sure[n_dev:], possible[n_dev:])
+    return scores
+
+
+def embedding_variants(args, src, tgt, n_gold: int, sure, possible, n_extra: int) -> list[dict]:
+    """One encoder (``--embedding-option``, fine-tuned once with ``self_training.epochs > 0``), aligned
+    with each ``--variant`` of its extraction options (method, layer at most the trained one,
+    granularity, softmax_threshold, distortion); AER per variant and symmetrization."""
+    import dataclasses
+
+    import torch
+
+    from pipeline_steps.align import embedding
+
+    if args.backend != ["embedding"]:
+        raise SystemExit("--variant needs --backend embedding")
+    settings = embedding.EmbeddingSettings.from_options(backend_options(args, "embedding"))
+    device = embedding.default_device(settings.device)
+    torch.set_num_threads(max(1, args.threads))
+    clean_src = [[align.clean_token(w, embedding.LOWERCASE) for w in s] for s in src]
+    clean_tgt = [[align.clean_token(w, embedding.LOWERCASE) for w in s] for s in tgt]
+    start = time.perf_counter()
+    tokenizer, model, settings = embedding.prepared_encoder(
+        clean_src, clean_tgt, settings, seed=0, device=device
+    )
+    print(f"encoder ready in {time.perf_counter() - start:.0f} s ({len(src)} pairs)")
+    runs = []
+    for variant in args.variant:
+        changes = embedding_options(variant)
+        if "self_training" in changes or int(changes.get("layer", settings.layer)) > settings.layer:
+            raise SystemExit(f"--variant {variant}: extraction options only, layer <= {settings.layer}")
+        chosen = dataclasses.replace(settings, **changes)
+        chosen.check()
+        fwd, rev = embedding.align_sentences(
+            clean_src[:n_gold], clean_tgt[:n_gold], tokenizer, model, chosen, device
+        )
+        hyps = {"forward": fwd, "reverse": rev}
+        for method in args.symmetrize_all:
+            hyps[method] = [align.symmetrize.symmetrize(f, r, method) for f, r in zip(fwd, rev, strict=True)]
+        for method, hyp in hyps.items():
+            aer = split_aer(hyp, sure, possible, args.dev_pairs)
+            name = " ".join(variant)
+            runs.append({"variant": name, "alignment": method, "extra_pairs": n_extra, "AER": aer})
+            shown = " ".join(f"{k}={v:.4f}" for k, v in aer.items())
+            print(f"{name:45s} {method:20s} {shown}")
+    return runs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -314,6 +372,18 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=["intersection", "grow-diag-final-and", "union"],
         choices=sorted(align.METHODS),
+    )
+    a.add_argument(
+        "--variant",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an extraction variant of the one (fine-tuned) encoder, e.g. method=softmax "
+        "softmax_threshold=0.1; repeat the flag for more",
+    )
+    a.add_argument(
+        "--dev-pairs", type=int, default=0, help="also score the first N gold pairs (dev) and the rest (test)"
     )
     a.add_argument("--out", default=str(ROOT / "results" / "projection" / "aer.json"))
 

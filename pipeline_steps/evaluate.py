@@ -151,13 +151,12 @@ def main(ctx) -> None:
     """Rule ``evaluate``. input: predictions (list of prediction artifacts, one per language);
     output: metrics; params: task, labels, method, seed, scheme, source_lang, qa_variants (per
     language, ``squad`` or ``mlqa``: the answer normalisation of QA test sets)."""
-    from pipeline_steps.tasks import make_task
+    from pipeline_steps.tasks import make_task, task_info
 
-    task = make_task(ctx.params["task"], ctx.params)
-    if task.info.kind == "tagging":
+    if task_info(ctx.params["task"]).kind == "tagging":  # seqeval only: no torch to import
         evaluate_tagging(ctx)
     else:
-        evaluate_examples(ctx, task)
+        evaluate_examples(ctx, make_task(ctx.params["task"], ctx.params))
 
 
 def _paths(ctx) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -309,12 +310,16 @@ def test_the_schema_rejects_bad_values_naming_the_key():
     assert filled == {**config_schema.defaults("align.embedding.self_training"), "epochs": 1}
 
 
-def test_benchmark_nests_dotted_embedding_options():
-    spec = importlib.util.spec_from_file_location(
-        "projection_bench", ROOT / "benchmarks" / "projection_bench.py"
-    )
+def load_bench():
+    path = ROOT / "benchmarks" / "projection_bench.py"
+    spec = importlib.util.spec_from_file_location("projection_bench", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_benchmark_nests_dotted_embedding_options():
+    bench = load_bench()
     opts = bench.embedding_options(
         ["layer=8", "self_training.epochs=1", "self_training.lr=5e-5", "method=softmax"]
     )
@@ -323,3 +328,32 @@ def test_benchmark_nests_dotted_embedding_options():
     assert emb.EmbeddingSettings.from_options({"name_or_path": "m", **opts}).self_training.lr == 5e-5
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         bench.embedding_options(["self_training.epochs"])
+
+
+def test_benchmark_variants_align_one_fine_tuned_encoder_several_ways(tiny_encoder, tmp_path, capsys):
+    """``aer --variant``: one SO fine-tune, then each extraction; a variant equal to the base options
+    scores what the backend itself gives, argmax links are final, dev + test split the pairs."""
+    bench = load_bench()
+    en, de = toy_parallel("de")
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    (gold / "de").write_text("\n".join(" ".join(s) for s in de) + "\n", encoding="latin-1")
+    (gold / "en").write_text("\n".join(" ".join(s) for s in en) + "\n", encoding="latin-1")
+    (gold / "alignmentDeEn.talp").write_text("\n".join("1-1 2p2" for _ in de) + "\n", encoding="latin-1")
+    base = ["aer", "--gold-dir", str(gold), "--backend", "embedding", "--embedding-model", tiny_encoder]
+    base += ["--embedding-option", "layer=2", "self_training.epochs=1", "--symmetrize-all", "intersection"]
+
+    def runs(name: str, *args: str) -> list[dict]:
+        bench.main([*base, "--out", str(tmp_path / name), *args])
+        return json.loads((tmp_path / name).read_text())["runs"][1:]  # [0]: the diagonal baseline
+
+    variants = ["--variant", "method=directional", "--variant", "method=argmax", "layer=1"]
+    aer = {(r["variant"], r["alignment"]): r["AER"] for r in runs("a.json", "--dev-pairs", "2", *variants)}
+    assert set(aer["method=argmax layer=1", "forward"]) == {"all", "dev", "test"}
+    argmax = {aer["method=argmax layer=1", a]["all"] for a in ("forward", "reverse", "intersection")}
+    assert len(argmax) == 1  # argmax links are final: both directions and their intersection agree
+    backend = {r["alignment"]: r["AER"]["mean"] for r in runs("b.json")}
+    assert aer["method=directional", "intersection"]["all"] == pytest.approx(backend["intersection"])
+    with pytest.raises(SystemExit, match="layer <= 2"):
+        runs("c.json", "--variant", "layer=3")
+    capsys.readouterr()

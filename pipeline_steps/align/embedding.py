@@ -70,6 +70,18 @@ GRANULARITIES = ("bpe", "word")
 SELF_TRAINING_SEED = 42
 
 
+def _known_options(cls, options: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``options`` without its ``None`` values (the defaults); a key that is not a field of the dataclass
+    ``cls`` is a ConfigError naming it (``prefix``: where the mapping sits in the backend's options)."""
+    options = {k: v for k, v in options.items() if v is not None}
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(f"{prefix}{k}" for k in set(options) - known)
+    if unknown:
+        expected = sorted(prefix + k for k in known)
+        raise ConfigError(f"embedding aligner: unknown options {unknown}; expected some of {expected}")
+    return options
+
+
 @dataclass(frozen=True)
 class SelfTrainingSettings:
     """awesome-align's self-training before aligning (config ``align.embedding.self_training``; defaults
@@ -89,15 +101,7 @@ class SelfTrainingSettings:
             return options
         if options is not None and not isinstance(options, Mapping):
             raise ConfigError(f"embedding aligner: self_training must be a mapping (got {options!r})")
-        options = {k: v for k, v in (options or {}).items() if v is not None}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(f"self_training.{k}" for k in set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"embedding aligner: unknown options {unknown}; expected some of "
-                f"{sorted(f'self_training.{k}' for k in known)}"
-            )
-        settings = cls(**options)
+        settings = cls(**_known_options(cls, options or {}, prefix="self_training."))
         settings.check()
         return settings
 
@@ -143,13 +147,7 @@ class EmbeddingSettings:
     def from_options(cls, options: Mapping[str, Any] | None) -> EmbeddingSettings:
         """Settings from a backend ``options`` mapping; ``None`` values mean the default (the common
         ``scratch_next_to`` option is ignored: this backend writes no scratch files)."""
-        options = {k: v for k, v in (options or {}).items() if v is not None and k != SCRATCH_OPTION}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"embedding aligner: unknown options {unknown}; expected some of {sorted(known)}"
-            )
+        options = _known_options(cls, {k: v for k, v in (options or {}).items() if k != SCRATCH_OPTION})
         if not options.get("name_or_path"):
             raise ConfigError("embedding aligner: set name_or_path (a HF encoder name or a local folder)")
         options["self_training"] = SelfTrainingSettings.from_options(options.get("self_training"))
@@ -487,6 +485,30 @@ def default_device(requested: str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def prepared_encoder(
+    src: Sequence[Sequence[str]],
+    tgt: Sequence[Sequence[str]],
+    settings: EmbeddingSettings,
+    *,
+    seed: int | None = None,
+    device: torch.device | str = "cpu",
+):
+    """(tokenizer, model, settings) ready to align: the encoder of ``settings`` cut above its layer,
+    fine-tuned on the pairs with ``self_training.epochs > 0`` (seeded by ``seed``, else
+    ``SELF_TRAINING_SEED``); the settings with the layer counted from the bottom."""
+    tokenizer, model = load_encoder(settings.name_or_path, device)
+    layer = resolve_layer(int(settings.layer), encoder_layers(model))
+    settings = dataclasses.replace(settings, layer=layer)  # a negative layer counts from the full depth
+    if keep_layers(model, layer):
+        log.info("embedding aligner: the layers above %d are not run", layer)
+    if settings.self_training.epochs > 0:
+        from pipeline_steps.align.self_training import fine_tune
+
+        st_seed = SELF_TRAINING_SEED if seed is None else int(seed)
+        fine_tune(model, tokenizer, list(zip(src, tgt, strict=True)), settings, seed=st_seed, device=device)
+    return tokenizer, model, settings
+
+
 def directional(
     src: Sequence[Sequence[str]],
     tgt: Sequence[Sequence[str]],
@@ -496,8 +518,8 @@ def directional(
     options: Mapping[str, Any] | None = None,
 ) -> tuple[list[set[Link]], list[set[Link]]]:
     """Backend entry point (see ``pipeline_steps.align``): load the encoder named in ``options``
-    (:class:`EmbeddingSettings`), fine-tune it on every pair with ``self_training.epochs > 0`` (seeded
-    by ``seed``, else ``SELF_TRAINING_SEED``; see the module doc) and align every pair."""
+    (:class:`EmbeddingSettings`), fine-tune it on every pair with ``self_training.epochs > 0``
+    (:func:`prepared_encoder`; see the module doc) and align every pair."""
     settings = EmbeddingSettings.from_options(options)
     if len(src) != len(tgt):
         raise ValueError(f"{len(src)} source sentences but {len(tgt)} target sentences")
@@ -507,18 +529,7 @@ def directional(
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(max(1, int(threads)))
     try:
-        tokenizer, model = load_encoder(settings.name_or_path, device)
-        layer = resolve_layer(int(settings.layer), encoder_layers(model))
-        settings = dataclasses.replace(settings, layer=layer)  # a negative layer counts from the full depth
-        if keep_layers(model, layer):
-            log.info("embedding aligner: the layers above %d are not run", layer)
-        if settings.self_training.epochs > 0:
-            from pipeline_steps.align.self_training import fine_tune
-
-            st_seed = SELF_TRAINING_SEED if seed is None else int(seed)
-            fine_tune(
-                model, tokenizer, list(zip(src, tgt, strict=True)), settings, seed=st_seed, device=device
-            )
+        tokenizer, model, settings = prepared_encoder(src, tgt, settings, seed=seed, device=device)
         log.info(
             "embedding aligner: %s, layer %d, %s/%s, distortion %g, %d pairs on %s",
             settings.name_or_path,

@@ -4,12 +4,14 @@ and fail on each way a run can be wrong. No cluster needed: tests/cluster/run_cl
 from __future__ import annotations
 
 import copy
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from safetensors.numpy import save_file
 
 HERE = Path(__file__).resolve().parent
@@ -291,3 +293,17 @@ def test_config_tool_edits_one_dotted_key(tmp_path, capsys):
     before = path.read_text()
     assert config_tool.main(["set", str(path), "seeds", "[13, 14]"]) == 0
     assert path.read_text() == before and capsys.readouterr().out == ""
+
+
+def test_config_tool_narrows_the_demo_to_one_target_language(tmp_path, capsys):
+    path = tmp_path / "config.yaml"
+    shutil.copy(REPO / "config/config.yaml", path)
+    assert config_tool.main(["only-lang", str(path), "de"]) == 0
+    out = capsys.readouterr().out
+    assert "removed data.test.es, data.gold_parallel.es, data.parallel.es, translate.file.es" in out
+    config = yaml.safe_load(path.read_text())
+    assert config["target_langs"] == ["de"] and "to-es@word2word" not in config["methods"]
+    assert set(config["data"]["test"]) == {"en", "de"} and list(config["data"]["gold_parallel"]) == ["de"]
+    assert {"to", "bilingual", "mtl"} <= set(config["methods"])  # per-language methods of de stay
+    with pytest.raises(ValueError, match="'fr' is not one of target_langs"):
+        config_tool.only_lang(config, "fr")
