@@ -1192,12 +1192,25 @@ def _check_methods(config: dict) -> None:
             )
         if base in XTUNE:
             _check_xtune(config, name, kind)
+        if base == "lang_adapt":
+            _check_lang_adapt(config, name, kind)
         lang = split_method(name)[1]  # ConfigError on a name outside the grammar
         if lang is not None and lang not in translate_langs(config):
             raise ConfigError(
                 f"methods: {name!r} trains on translated {lang!r} data, but {lang!r} is not translated "
                 f"(translate.langs: {translate_langs(config)})"
             )
+
+
+def _check_lang_adapt(config: dict, name: str, kind: str) -> None:
+    """Paper 002's LA/SA for classification; LA over entity tokens for a tagger, without SA."""
+    if kind == "qa":  # (srl: _check_srl names the methods SRL runs)
+        raise ConfigError(f"methods: {name!r}: lang_adapt is built for classification and tagging ({kind})")
+    if kind == "tagging" and method_params(config, name).get("sa_epochs", 1) != 0:
+        raise ConfigError(
+            f"method_params.{params_key(name)}.sa_epochs: a tagger's lang_adapt runs label alignment over "
+            "entity tokens only (semantic alignment contrasts whole sentences): set it to 0"
+        )
 
 
 def _check_xtune(config: dict, name: str, kind: str) -> None:

@@ -600,3 +600,65 @@ def test_projected_tag_outside_the_label_set_names_file_row_field(data, tmp_path
         finetune.main(ctx)
     assert (err.value.path, err.value.row, err.value.field) == (str(path), 3, "tags")
     assert not (tmp_path / "out" / "model").exists()
+
+
+# ------------------------------------------------------------- paper 002's LA for a tagger (issue 12)
+
+LA_PARAMS = {
+    "lambda_la": 0.5, "lambda_sa": 0.1, "tau": 0.3, "la_on": ["src", "bi"], "la_reduction": "mean",
+    "sa_lr": 1e-5, "sa_epochs": 0, "anchors": 8, "negatives": "bi",
+}  # fmt: skip
+
+
+def test_lang_adapt_for_a_tagger_trains_on_d_and_every_projected_set_with_la_only(data, tok):
+    from pipeline_steps.methods.language_adaptation import TokenLabelAlignmentRecipe
+
+    index = row_ids(data, tok)
+    params = {"target_langs": list(TARGETS), "method_params": {**LA_PARAMS, "la_on": ["bi"]}}
+    trainer = RecordingTrainer()
+    make_method("lang_adapt", method_data(data, tok, params)).fit(None, trainer)
+    [(phase, recipe, _)] = trainer.runs
+    assert phase == "la" and isinstance(recipe, TokenLabelAlignmentRecipe)
+    seen = [i for b in recipe.batches(0) for i in ids_in(b, index)]
+    expected = [i for s in ("train", *TARGETS) for i in data["frames"][s]["id"]]
+    assert sorted(seen) == sorted(expected)
+    # la_on [bi]: LA runs over the projected sentences only (D first in the union)
+    assert recipe.in_la.tolist() == [False] * 16 + [True] * 20
+    with pytest.raises(ConfigError, match="sa_epochs"):
+        params["method_params"]["sa_epochs"] = 1
+        make_method("lang_adapt", method_data(data, tok, params)).fit(None, RecordingTrainer())
+
+
+def test_token_la_contrasts_the_entity_tokens_of_the_la_sentences_by_type(data, tok):
+    """The anchors of a hand-made batch, then the loss of a tiny tagger: Eq. 3 (paper 001) + 0.5 * Eq. 2
+    (paper 002) over exactly those tokens' final hidden states."""
+    from pipeline_steps.losses.label_alignment import label_alignment
+    from pipeline_steps.methods.language_adaptation import Settings, TokenLabelAlignmentRecipe, entity_types
+    from pipeline_steps.methods.supervised import sentence_ce
+    from pipeline_steps.models.token_classification import model_inputs
+
+    assert entity_types({"O": 0, "B-LOC": 1, "I-LOC": 2, "B-PER": 3, "I-PER": 4}).tolist() == [-1, 0, 0, 1, 1]
+    type_of = entity_types({t: i for i, t in enumerate(TAGSET)})
+    df = data["frames"]["train"].head(6)
+    enc = encode(tok, list(df["tokens"]), list(df["tags"]), {t: i for i, t in enumerate(TAGSET)}, 64)
+    settings = Settings.of(LA_PARAMS)
+    recipe = TokenLabelAlignmentRecipe(enc, [True] * 6, type_of, 6, 0, int(tok.pad_token_id), settings)
+    o, b_per, i_per, b_loc = (TAGSET.index(t) for t in ("O", "B-PER", "I-PER", "B-LOC"))
+    labels = torch.tensor([[-100, b_per, -100, o, b_loc], [-100, i_per, b_loc, o, -100]])
+    mask, types = recipe.anchors(labels, torch.tensor([True, False]))
+    assert mask.tolist() == [[False, True, False, False, True], [False] * 5]
+    per, loc = int(type_of[b_per]), int(type_of[b_loc])
+    assert types.tolist() == [per, loc] and per != loc and int(type_of[i_per]) == per
+
+    model = load_model(data["tiny"], TAGSET, seed=1).eval()  # no dropout: both passes see the same numbers
+    batch = recipe.collate(list(range(6)))
+    loss = recipe.loss(model, batch)
+    out = model(**model_inputs(batch), output_hidden_states=True)
+    mask, types = recipe.anchors(batch["labels"], batch["in_la"])
+    assert len(types) > 2 and len(set(types.tolist())) > 1  # the toy sentences hold entities of 2+ types
+    la = label_alignment(out.hidden_states[-1][mask], types, 0.3, "mean")
+    ce = sentence_ce(out.logits, batch["labels"])
+    assert la.item() > 0 and loss.item() == pytest.approx(ce.item() + 0.5 * la.item(), rel=1e-5)
+    none = TokenLabelAlignmentRecipe(enc, [False] * 6, type_of, 6, 0, int(tok.pad_token_id), settings)
+    assert none.loss(model, none.collate(list(range(6)))).item() == pytest.approx(ce.item(), rel=1e-6)
+    assert none.last["la"] == 0.0

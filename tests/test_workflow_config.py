@@ -315,6 +315,8 @@ def test_projection_settings_change_the_fingerprint_of_methods_trained_on_projec
         ("config.yaml", lambda c: c["translate"].update(max_examples=5), "only classification translates"),
         ("demo-cls.yaml", lambda c: c["methods"].append("zero_shot-iter1"), "take -iterK"),
         ("demo-srl.yaml", lambda c: c["methods"].append("lang_adapt"), "not built for task srl"),
+        ("demo-qa.yaml", lambda c: c["methods"].append("lang_adapt"), "built for classification and tagging"),
+        ("config.yaml", lambda c: c["methods"].append("lang_adapt"), "lang_adapt.sa_epochs: a tagger's"),
         ("demo-srl.yaml", lambda c: c["labels"].append("O"), "cannot be SRL roles"),
         (
             "demo-srl.yaml",
@@ -344,6 +346,17 @@ def test_classification_trains_on_translated_examples_and_the_tiny_model_reads_t
     assert wfc.dataset(config, "train")["labels"] == ["entailment", "neutral", "contradiction"]
     qa = wfc.prepare(yaml.safe_load((ROOT / "config" / "demo-qa.yaml").read_text()), ROOT)
     assert wfc.evaluate_params(qa)["qa_variants"] == {"en": "squad", "de": "mlqa", "es": "mlqa"}
+
+
+def test_a_tagger_s_lang_adapt_trains_on_every_projected_language_without_sa():
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["methods"].append("lang_adapt")
+    config["method_params"]["lang_adapt"] = {"sa_epochs": 0}
+    config = wfc.prepare(config, ROOT)
+    r, mapping = wfc.results_dir(config), config["project"]["mapping"]
+    expected = [f"{r}/project/translated.{x}.{mapping}.parquet" for x in ("de", "es")]
+    assert wfc.method_inputs(config, "lang_adapt") == expected == wfc.method_inputs(config, "mtl")
+    assert wfc.method_params(config, "lang_adapt")["sa_epochs"] == 0
 
 
 def test_qa_translate_train_runs_the_tagging_chain_on_segmented_contexts():

@@ -16,6 +16,14 @@ it by ``source`` (the source example id). Two phases, as Sec. 3.2's last paragra
 h is the encoder's final hidden state of the first token ([CLS] / <s>), L2-normalised in the losses.
 ``lambda_la = 0`` skips phase 1's LA (translate-train on D u D_bi, the "- LA" ablation), ``sa_epochs =
 0`` skips phase 2 (Table 4's "- SA"). Model selection on the source dev set after each phase.
+
+Tagging (an option the paper does not have: its tasks are sentence classification): phase ``la`` only,
+on D u D_bi with D_bi the projected translations of every translated language (what MTL trains on,
+paper 001 Eq. 6), ``L = L_CE + lambda_LA * L_LA`` with L_CE paper 001's per-sentence cross-entropy
+(Eq. 3) and L_LA Eq. 2 over the batch's entity tokens instead of its sentences: h the final hidden
+state of each entity word's first sub-word (the position that carries its label), the class its
+entity type (B-PER and I-PER are both PER; ``O`` words take no part). SA contrasts whole sentences
+(Eq. 4), so a tagger takes ``sa_epochs: 0``.
 """
 
 from __future__ import annotations
@@ -33,7 +41,11 @@ import torch.nn.functional as F
 from pipeline_steps.errors import ConfigError
 from pipeline_steps.losses.label_alignment import label_alignment
 from pipeline_steps.losses.semantic_alignment import semantic_alignment
+from pipeline_steps.methods.supervised import sentence_ce
+from pipeline_steps.methods.translate_train import SOURCE, all_target_langs, projected_by_lang, require_langs
+from pipeline_steps.models import token_classification as tagging
 from pipeline_steps.models.sequence_classification import ClsEncoded, collate
+from pipeline_steps.tags import OUTSIDE, split_tag
 from pipeline_steps.train import ShuffledBatches, Trainer, TrainResult
 from pipeline_steps.train.determinism import derive_seed
 
@@ -117,6 +129,59 @@ class LabelAlignmentRecipe(ShuffledBatches):
         rows = batch["in_la"].to(logits.device)
         if self.s.lambda_la > 0 and int(rows.sum()) > 1:
             la = label_alignment(h[rows], labels[rows], self.s.tau, self.s.la_reduction)
+        self.last = {"ce": float(ce.detach()), "la": float(la.detach())}
+        return ce + self.s.lambda_la * la
+
+
+def entity_types(label2id: dict[str, int]) -> torch.Tensor:
+    """Per tag id, the id of its entity type (types numbered in sorted order), -1 for ``O``."""
+    names = sorted({split_tag(t)[1] for t in label2id if t != OUTSIDE})
+    out = torch.full((len(label2id),), -1, dtype=torch.long)
+    for tag, i in label2id.items():
+        if tag != OUTSIDE:
+            out[i] = names.index(split_tag(tag)[1])
+    return out
+
+
+class TokenLabelAlignmentRecipe(ShuffledBatches):
+    """Phase 1 for a tagger: shuffled mini-batches of D u D_bi; paper 001 Eq. 3 + lambda_LA * LA (Eq. 2)
+    over the entity tokens of the ``in_la`` sentences (module doc)."""
+
+    def __init__(
+        self,
+        enc: tagging.Encoded,
+        in_la: Sequence[bool],
+        type_of: torch.Tensor,
+        batch_size: int,
+        seed: int,
+        pad_id: int,
+        s: Settings,
+    ):
+        super().__init__(len(enc), batch_size, seed, "TokenLabelAlignmentRecipe")
+        self.enc, self.in_la, self.type_of = enc, torch.tensor(list(in_la), dtype=torch.bool), type_of
+        self.pad_id, self.s = pad_id, s
+        self.last: dict[str, float] = {}
+
+    def collate(self, indices):
+        batch = tagging.collate(self.enc, indices, self.pad_id)
+        batch["in_la"] = self.in_la[list(indices)]
+        return batch
+
+    def anchors(self, labels: torch.Tensor, in_la: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mask ``[B, T]`` of the entity tokens LA runs over, their entity type ids)."""
+        types = self.type_of.to(labels.device)[labels.clamp(min=0)]
+        mask = (labels != tagging.IGNORE) & (types >= 0) & in_la.to(labels.device)[:, None]
+        return mask, types[mask]
+
+    def loss(self, model, batch) -> torch.Tensor:
+        device = next(model.parameters()).device
+        out = model(**tagging.model_inputs(batch, device), output_hidden_states=True)
+        labels = batch["labels"].to(device)
+        ce = sentence_ce(out.logits, labels)
+        la = out.logits.sum() * 0.0
+        mask, types = self.anchors(labels, batch["in_la"])
+        if self.s.lambda_la > 0 and len(types) > 1:
+            la = label_alignment(out.hidden_states[-1][mask], types, self.s.tau, self.s.la_reduction)
         self.last = {"ce": float(ce.detach()), "la": float(la.detach())}
         return ce + self.s.lambda_la * la
 
@@ -236,6 +301,11 @@ class LanguageAdaptation:
         return self.data.task.encode(frame, self.data.tokenizer, self.data.max_length)
 
     def fit(self, model, trainer: Trainer) -> TrainResult:
+        kind = getattr(getattr(self.data.task, "info", None), "kind", "tagging")
+        if kind == "tagging":
+            return self.fit_tagging(model, trainer)
+        if kind != "classification":
+            raise ConfigError(f"lang_adapt is built for classification and tagging ({kind})")
         bi = translation_sets(self.data, self.train)
         cols = ["id", "text_a", "text_b", "label"]
         frame = pd.concat([self.train[cols], bi[cols]], ignore_index=True)
@@ -264,3 +334,35 @@ class LanguageAdaptation:
         }[self.s.negatives]
         recipe = SemanticAlignmentRecipe(enc, anchors, positives, pool, seed, self.s)
         return trainer.run("sa", model, recipe, lr=self.s.sa_lr, head_lr=None, epochs=self.s.sa_epochs)
+
+    def fit_tagging(self, model, trainer: Trainer) -> TrainResult:
+        """Phase la on D u the projected D_l of every target language, LA over entity tokens."""
+        if self.s.sa_epochs:
+            raise ConfigError(TAGGING_SA)
+        langs = all_target_langs(self.data, self.name)
+        sets = {SOURCE: self.train, **require_langs(projected_by_lang(self.data.extra), langs, self.name)}
+        columns = list(self.data.columns)
+        frame = pd.concat([f[columns] for f in sets.values()], ignore_index=True)
+        is_bi = np.r_[np.zeros(len(self.train), bool), np.ones(len(frame) - len(self.train), bool)]
+        in_la = (~is_bi & ("src" in self.s.la_on)) | (is_bi & ("bi" in self.s.la_on))
+        self.data.log.info(
+            "lang_adapt (tagging): %s; LA over entity tokens of %s",
+            ", ".join(f"{k}: {len(v)}" for k, v in sets.items()),
+            self.s.la_on,
+        )
+        recipe = TokenLabelAlignmentRecipe(
+            self.data.encode(frame),
+            in_la,
+            entity_types(self.data.label2id),
+            self.data.batch_size,
+            self.data.seed,
+            self.data.pad_id,
+            self.s,
+        )
+        return trainer.run("la", model, recipe)
+
+
+TAGGING_SA = (
+    "method_params.lang_adapt.sa_epochs: semantic alignment (Eq. 4-5) contrasts whole sentences; a "
+    "tagger runs label alignment only: set sa_epochs: 0"
+)
