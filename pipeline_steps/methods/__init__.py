@@ -28,7 +28,9 @@ Paper 002 (Yu & Joty 2021):
 |---|---|---|---|
 | ``self_training`` | Sec. 4.2 baseline | D + f_lm's own confident pool predictions | ``co_training.py`` |
 | ``co_training`` | Sec. 3.1, Alg. 1 | D + f_emb's confident pool predictions | ``co_training.py`` |
-| ``lang_adapt`` | Sec. 3.2, Eq. 2-5 | D u D_bi (CE + LA), then D_bi (CE + SA); a tagger: LA only, over entity tokens | ``language_adaptation.py`` |
+| ``lang_adapt`` | Sec. 3.2, Eq. 2-5 | D u D_bi (CE + LA), then D_bi (CE + SA)* | ``language_adaptation.py`` |
+
+(*) A tagger runs the LA phase only, over entity tokens, on D u every projected D_l.
 
 D_l is the projected (pseudo-labelled) translation of the source training set into l. The
 per-language methods (``PER_LANGUAGE``) take the language from a method name ``to-de`` /
