@@ -662,3 +662,15 @@ def test_token_la_contrasts_the_entity_tokens_of_the_la_sentences_by_type(data, 
     none = TokenLabelAlignmentRecipe(enc, [False] * 6, type_of, 6, 0, int(tok.pad_token_id), settings)
     assert none.loss(model, none.collate(list(range(6)))).item() == pytest.approx(ce.item(), rel=1e-6)
     assert none.last["la"] == 0.0
+
+
+def test_a_tagger_s_lang_adapt_fine_tunes_through_the_finetune_step(data, tmp_path):
+    """The finetune step (the rule's code path) trains it: phase la, CE and LA logged at every step."""
+    params = {"method": "lang_adapt", "method_params": LA_PARAMS, "max_steps": 4, "eval_steps": 2}
+    finetune.main(mtl_ws_ctx(data, tmp_path, **params))
+    log = read_artifact(tmp_path / "train_log.parquet", TRAIN_LOG)
+    assert set(log["phase"]) == {"la"} and len(log) == 4
+    terms = log["terms"].map(dict)
+    assert all(set(t) == {"ce", "la"} and t["la"] > 0 for t in terms)
+    for loss, t in zip(log["loss"], terms, strict=True):
+        assert loss == pytest.approx(t["ce"] + 0.5 * t["la"], rel=1e-4)
