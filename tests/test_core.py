@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import stat
 import struct
 from pathlib import Path
@@ -174,3 +175,22 @@ def test_a_train_log_written_before_the_terms_column_reads_with_null_terms(tmp_p
     pq.write_table(pa.Table.from_pydict({**rows, "resumed": [False]}, schema=old), tmp_path / "log.parquet")
     log = read_artifact(tmp_path / "log.parquet", schemas.TRAIN_LOG)
     assert log.columns.tolist() == schemas.TRAIN_LOG.columns and log["terms"].tolist() == [None]
+
+
+def test_the_end_to_end_modules_are_collected_first_longest_first():
+    """`make test` hands pytest-xdist whole modules in collection order (--no-loadscope-reorder):
+    conftest.LONGEST_FIRST must name every slow module (and only modules that exist), and they must come
+    first, in its order."""
+    from types import SimpleNamespace
+
+    from conftest import LONGEST_FIRST, pytest_collection_modifyitems
+
+    tests = ROOT / "tests"
+    marked = re.compile(r"^pytestmark = .*slow", re.M)
+    slow = {p.name for p in tests.glob("test_*.py") if marked.search(p.read_text(encoding="utf-8"))}
+    assert slow <= set(LONGEST_FIRST), f"order the slow modules {slow - set(LONGEST_FIRST)} in LONGEST_FIRST"
+    assert all((tests / name).is_file() for name in LONGEST_FIRST)
+    names = ["test_core.py", *reversed(LONGEST_FIRST), "test_io.py"]
+    items = [SimpleNamespace(path=tests / n) for n in names]
+    pytest_collection_modifyitems(None, items)
+    assert [i.path.name for i in items] == [*LONGEST_FIRST, "test_core.py", "test_io.py"]
