@@ -205,6 +205,11 @@ def read_plain(path: Path, encoding: str) -> list[list[str]]:
     return [line.split() for line in lines]
 
 
+def cleaned(sentences: list[list[str]], lowercase: bool) -> list[list[str]]:
+    """The words as the workflow's align step hands them to a backend (``align.clean_token``)."""
+    return [[align.clean_token(w, lowercase) for w in s] for s in sentences]
+
+
 def cmd_aer(args) -> dict:
     gold = Path(args.gold_dir)
     de, en = read_plain(gold / "de", "latin-1"), read_plain(gold / "en", "latin-1")
@@ -243,8 +248,8 @@ def cmd_aer(args) -> dict:
             module = align.get_backend(backend)
             options = backend_options(args, backend)
             used = len(src) if module.trains_on_corpus(options) else len(de)  # as align.align_corpus
-            clean_src = [[align.clean_token(w, module.LOWERCASE) for w in s] for s in src[:used]]
-            clean_tgt = [[align.clean_token(w, module.LOWERCASE) for w in s] for s in tgt[:used]]
+            clean_src = cleaned(src[:used], module.LOWERCASE)
+            clean_tgt = cleaned(tgt[:used], module.LOWERCASE)
             fwd, rev = module.directional(
                 clean_src, clean_tgt, seed=rep, threads=args.threads, options=options
             )
@@ -290,8 +295,7 @@ def embedding_variants(args, src, tgt, n_gold: int, sure, possible, n_extra: int
     settings = embedding.EmbeddingSettings.from_options(backend_options(args, "embedding"))
     device = embedding.default_device(settings.device)
     torch.set_num_threads(max(1, args.threads))
-    clean_src = [[align.clean_token(w, embedding.LOWERCASE) for w in s] for s in src]
-    clean_tgt = [[align.clean_token(w, embedding.LOWERCASE) for w in s] for s in tgt]
+    clean_src, clean_tgt = cleaned(src, embedding.LOWERCASE), cleaned(tgt, embedding.LOWERCASE)
     start = time.perf_counter()
     tokenizer, model, settings = embedding.prepared_encoder(
         clean_src, clean_tgt, settings, seed=0, device=device
